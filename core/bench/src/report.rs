@@ -1,0 +1,108 @@
+//! Markdown tables of the measures.
+
+use crate::bench::{Cell, Row};
+use crate::peers::memo::Memo;
+use crate::peers::Peer;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// A table for one trace: one line per peer, each measure with its ratio to
+/// memo-core's (peer ÷ memo-core: above 1× means memo-core is faster or
+/// smaller).
+pub fn table(title: &str, about: &str, rows: &[Row]) -> String {
+    let memo = rows.iter().find(|r| r.peer == Memo::NAME);
+    let mut out = String::new();
+    let _ = writeln!(out, "### {title}\n\n{about}\n");
+    let _ = writeln!(
+        out,
+        "| peer | local replay | remote merge | encoded history | memory (local) | memory (merged) |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let is_memo = row.peer == Memo::NAME;
+        let base = |pick: fn(&Row) -> Option<f64>| if is_memo { None } else { memo.and_then(pick) };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.peer,
+            cell(&row.local, base(|r| secs(&r.local)), fmt_time),
+            cell(&row.merge, base(|r| secs(&r.merge)), fmt_time),
+            cell(&row.encoded, base(|r| bytes(&r.encoded)), fmt_bytes),
+            cell(&row.local_memory, base(|r| bytes(&r.local_memory)), fmt_bytes),
+            cell(&row.merged_memory, base(|r| bytes(&r.merged_memory)), fmt_bytes),
+        );
+    }
+    out
+}
+
+fn secs(c: &Cell<Duration>) -> Option<f64> {
+    match c {
+        Cell::Value(d) => Some(d.as_secs_f64()),
+        _ => None,
+    }
+}
+
+fn bytes(c: &Cell<usize>) -> Option<f64> {
+    match c {
+        Cell::Value(b) => Some(*b as f64),
+        _ => None,
+    }
+}
+
+fn cell<T: Copy + Into<Measure>>(c: &Cell<T>, memo: Option<f64>, fmt: fn(T) -> String) -> String {
+    match c {
+        Cell::Value(v) => match memo {
+            Some(base) if base > 0.0 => format!("{} ({:.2}×)", fmt(*v), (*v).into().0 / base),
+            _ => fmt(*v),
+        },
+        Cell::NotApplicable => "n/a".to_owned(),
+        Cell::Failed(why) => format!("FAILED: {why}"),
+    }
+}
+
+/// A measure as a number, for ratios.
+struct Measure(f64);
+
+impl From<Duration> for Measure {
+    fn from(d: Duration) -> Self {
+        Measure(d.as_secs_f64())
+    }
+}
+
+impl From<usize> for Measure {
+    fn from(b: usize) -> Self {
+        Measure(b as f64)
+    }
+}
+
+fn fmt_time(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    match ms {
+        ms if ms < 10.0 => format!("{ms:.2} ms"),
+        ms if ms < 1000.0 => format!("{ms:.1} ms"),
+        ms => format!("{:.2} s", ms / 1e3),
+    }
+}
+
+fn fmt_bytes(b: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let b = b as f64;
+    match b {
+        b if b < KIB => format!("{b} B"),
+        b if b < KIB * KIB => format!("{:.1} KiB", b / KIB),
+        b => format!("{:.1} MiB", b / KIB / KIB),
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

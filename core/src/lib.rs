@@ -1,0 +1,68 @@
+//! # memo-core
+//!
+//! Memo replicates a Git working copy, uncommitted edits included, between
+//! machines in real time. This crate holds every rule of that replication
+//! as pure state machines: no I/O, no clocks, no threads (it builds for
+//! `wasm32-unknown-unknown`). The node (`memo-node`) runs the loop around
+//! it: network, disk, file watcher.
+//!
+//! ## The data model in a screenful
+//!
+//! - A **replica** is one copy of a document, named by a [`ReplicaId`]
+//!   (a UUID v4).
+//! - Each replica numbers its units of work with a contiguous **sequence**
+//!   from 0: every inserted character is one unit, every deleted character
+//!   one, every undo one. An [`OpId`] (replica, seq) names one unit.
+//!   *Invariant: a (replica, seq) pair is never reused.*
+//! - An **operation** ([`TextOp`]) covers a run of consecutive units of its
+//!   author, e.g. a word typed in one go. It carries a **Lamport** stamp,
+//!   greater than every stamp its author had seen.
+//! - A [`VersionVector`] says, per replica, how many units have been
+//!   applied. Because sequences are contiguous and applied in order, it
+//!   names exactly a set of operations: a version.
+//! - Operations may arrive reordered, duplicated or late. One that is not
+//!   causally ready (its author's earlier units, or a character it refers
+//!   to, not yet applied) waits in a bounded buffer ([`causal`]) and
+//!   applies as soon as it can. *Invariant: replicas that applied the same
+//!   set of operations show the same state, whatever the order.*
+//! - The **text CRDT** ([`TextDoc`]) gives every character an identity and
+//!   a place among all characters ever inserted; deletes hide characters
+//!   by id (so text inserted concurrently inside a deleted range survives),
+//!   concurrent inserts at one place never interleave (FugueMax), and undo
+//!   is an operation too.
+//!
+//! ```
+//! use memo_core::{ReplicaId, TextDoc};
+//! let mut alice = TextDoc::new(ReplicaId::from_u128(1));
+//! let mut bob = TextDoc::new(ReplicaId::from_u128(2));
+//! let op = alice.insert(0, "Hello").unwrap();
+//! bob.apply(op).unwrap();
+//! // Concurrent edits...
+//! let a = alice.insert(5, ", world").unwrap();
+//! let b = bob.delete(0, 1).unwrap().unwrap();
+//! // ...delivered in either order, converge.
+//! let changes = alice.apply(b).unwrap();
+//! assert_eq!(changes[0].pos, 0); // the exact edit, for an editor
+//! bob.apply(a).unwrap();
+//! assert_eq!(alice.text(), "ello, world");
+//! assert_eq!(bob.text(), alice.text());
+//! ```
+//!
+//! ## Modules
+//! - [`id`]: replica ids, operation ids, Lamport stamps.
+//! - [`version`]: version vectors.
+//! - [`causal`]: the bounded buffer of operations waiting for dependencies.
+//! - [`text`]: the text CRDT, anchors, history, undo, offset conversions.
+//! - [`encoding`]: the compact binary encoding of operations and histories.
+
+pub mod causal;
+pub mod encoding;
+pub mod id;
+mod replicas;
+pub mod text;
+pub mod version;
+
+pub use causal::{BufferFull, Waiting};
+pub use id::{IdRange, Lamport, OpId, ReplicaId, Seq};
+pub use text::{Anchor, ApplyError, Bias, TextChange, TextDoc, TextError, TextOp, TextOpKind};
+pub use version::VersionVector;

@@ -1,0 +1,33 @@
+//! Interning of replica ids: the CRDTs store a small local index instead of
+//! a 16-byte UUID in every run and log entry.
+
+use crate::id::ReplicaId;
+use std::collections::HashMap;
+
+/// A replica's index in one document's [`ReplicaTable`]: local to this
+/// process, never sent.
+pub(crate) type LocalReplica = u32;
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ReplicaTable {
+    ids: Vec<ReplicaId>,
+    index: HashMap<ReplicaId, LocalReplica>,
+}
+
+impl ReplicaTable {
+    /// The local index of `id`, assigning the next one if it is new.
+    pub fn intern(&mut self, id: ReplicaId) -> LocalReplica {
+        *self.index.entry(id).or_insert_with(|| {
+            self.ids.push(id);
+            (self.ids.len() - 1) as LocalReplica
+        })
+    }
+
+    pub fn get(&self, id: ReplicaId) -> Option<LocalReplica> {
+        self.index.get(&id).copied()
+    }
+
+    pub fn id(&self, local: LocalReplica) -> ReplicaId {
+        self.ids[local as usize]
+    }
+}

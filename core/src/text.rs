@@ -1,0 +1,606 @@
+//! The text CRDT: one replica of a text document.
+//!
+//! Every character ever inserted keeps its identity (its [`OpId`]) and its
+//! place in the [`list`](list::ItemList), deleted ones as tombstones.
+//! Concurrent inserts at one place are ordered by the FugueMax rule (in
+//! its list form, "YjsMod", from Gentle & Kleppmann, "The Art of the Fugue",
+//! 2023): a run typed by one replica is never interleaved with another's,
+//! whichever direction either of them typed in.
+//!
+//! Positions in this API count Unicode scalar values (Rust `char`s); the
+//! [`offsets`] module converts from UTF-8 bytes and UTF-16 code units.
+
+mod list;
+mod log;
+pub mod offsets;
+mod op;
+mod undo;
+
+pub use op::{InvalidOp, TextOp, TextOpKind};
+
+use crate::causal::{BufferFull, CausalBuffer, CausalOp, Waiting};
+use crate::id::{IdRange, Lamport, OpId, ReplicaId};
+use crate::replicas::{LocalReplica, ReplicaTable};
+use crate::version::VersionVector;
+use list::{Id, ItemList, Key, Run, Visibility};
+use log::{Entry, EntryKind, OpLog};
+use std::cmp::Ordering;
+use undo::UndoRegisters;
+
+/// An exact edit of the visible text: at `pos`, delete `delete` characters,
+/// then insert `insert`. A list of changes applies in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextChange {
+    pub pos: usize,
+    pub delete: usize,
+    pub insert: String,
+}
+
+/// A local edit that cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TextError {
+    #[error("position {pos} is past the end of the text ({len} characters)")]
+    OutOfRange { pos: usize, len: usize },
+    #[error("range {start}..{end} is reversed")]
+    ReversedRange { start: usize, end: usize },
+    #[error("nothing to insert")]
+    EmptyInsert,
+    #[error("{0:?} has not been applied here, so it cannot be undone or redone")]
+    UnknownEdit(IdRange),
+}
+
+/// A remote operation that was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    #[error("malformed operation {range:?}: {reason}")]
+    Invalid { range: IdRange, reason: InvalidOp },
+    #[error(transparent)]
+    BufferFull(#[from] BufferFull),
+}
+
+/// Which side of its character an [`Anchor`] sticks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Bias {
+    /// Stays after the character before it (like a cursor after typing).
+    Left,
+    /// Stays before the character after it.
+    Right,
+}
+
+/// A position that follows the text through every later edit, on every
+/// replica: it names a character rather than an offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Anchor {
+    /// The character it sticks to; `None` is the start (left bias) or the
+    /// end (right bias) of the document.
+    pub char: Option<OpId>,
+    pub bias: Bias,
+}
+
+impl CausalOp for TextOp {
+    fn range(&self) -> IdRange {
+        TextOp::range(self)
+    }
+
+    fn dependencies(&self) -> Vec<IdRange> {
+        TextOp::dependencies(self)
+    }
+}
+
+/// One replica of a text document.
+///
+/// ```
+/// use memo_core::{ReplicaId, TextDoc};
+/// let mut a = TextDoc::new(ReplicaId::from_u128(1));
+/// let mut b = TextDoc::new(ReplicaId::from_u128(2));
+/// let hello = a.insert(0, "hello").unwrap();
+/// b.apply(hello).unwrap();
+/// let from_a = a.insert(5, " world").unwrap();
+/// let from_b = b.insert(0, "oh, ").unwrap();
+/// a.apply(from_b).unwrap();
+/// b.apply(from_a).unwrap();
+/// assert_eq!(a.text(), "oh, hello world");
+/// assert_eq!(a.text(), b.text());
+/// ```
+#[derive(Debug)]
+pub struct TextDoc {
+    replica: ReplicaId,
+    me: LocalReplica,
+    replicas: ReplicaTable,
+    version: VersionVector,
+    /// This replica's next sequence number (also in `version`, kept apart
+    /// because local typing reads it on every keystroke).
+    next_seq: u64,
+    clock: Lamport,
+    list: ItemList,
+    log: OpLog,
+    undo: UndoRegisters,
+    pending: CausalBuffer<TextOp>,
+    /// This replica's edits, most recent last, for `undo_last`.
+    undo_stack: Vec<IdRange>,
+    redo_stack: Vec<IdRange>,
+}
+
+impl TextDoc {
+    /// An empty document for `replica`.
+    pub fn new(replica: ReplicaId) -> Self {
+        let mut replicas = ReplicaTable::default();
+        let me = replicas.intern(replica);
+        Self {
+            replica,
+            me,
+            replicas,
+            version: VersionVector::new(),
+            next_seq: 0,
+            clock: 0,
+            list: ItemList::new(),
+            log: OpLog::default(),
+            undo: UndoRegisters::default(),
+            pending: CausalBuffer::new(CausalBuffer::<TextOp>::DEFAULT_LIMIT),
+            undo_stack: Vec::new(),
+            redo_stack: Vec::new(),
+        }
+    }
+
+    /// Sets how many operations may wait for their dependencies.
+    pub fn set_pending_limit(&mut self, limit: usize) {
+        self.pending.set_limit(limit);
+    }
+
+    pub fn replica(&self) -> ReplicaId {
+        self.replica
+    }
+
+    /// The operations applied here.
+    pub fn version(&self) -> &VersionVector {
+        &self.version
+    }
+
+    /// The Lamport clock: above every stamp seen here.
+    pub fn clock(&self) -> Lamport {
+        self.clock
+    }
+
+    /// Length of the visible text in characters.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.len() == 0
+    }
+
+    pub fn text(&self) -> String {
+        self.list.text()
+    }
+
+    // ----- local edits -------------------------------------------------
+
+    /// Inserts `text` at character `pos`; returns the operation to send.
+    pub fn insert(&mut self, pos: usize, text: &str) -> Result<TextOp, TextError> {
+        self.check_pos(pos)?;
+        if text.is_empty() {
+            return Err(TextError::EmptyInsert);
+        }
+        let (left, at) = match pos {
+            0 => (None, self.list.first_key()),
+            _ => {
+                let key = self.list.visible_key(pos - 1);
+                (Some(self.list.id_at(key)), self.list.next_key(key))
+            }
+        };
+        let right = at.map(|key| self.list.id_at(key));
+        let id = Id::new(self.me, self.next_seq);
+        let units = text.chars().count() as u64;
+        let content = self.push_content(text);
+        let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
+        self.list.insert_before(at, run);
+        let op = TextOp {
+            id: OpId::new(self.replica, id.seq),
+            lamport: self.clock,
+            kind: TextOpKind::Insert { left: left.map(|i| self.op_id(i)), right: right.map(|i| self.op_id(i)), text: text.to_owned() },
+        };
+        self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
+        self.record_local(units);
+        Ok(op)
+    }
+
+    /// Deletes the characters `start..end`; returns the operation to send,
+    /// or `None` when the range is empty.
+    pub fn delete(&mut self, start: usize, end: usize) -> Result<Option<TextOp>, TextError> {
+        self.check_pos(end)?;
+        if start > end {
+            return Err(TextError::ReversedRange { start, end });
+        }
+        if start == end {
+            return Ok(None);
+        }
+        let targets = self
+            .list
+            .visible_ids(start, end)
+            .into_iter()
+            .map(|(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len))
+            .collect();
+        let op = TextOp { id: OpId::new(self.replica, self.next_seq), lamport: self.clock, kind: TextOpKind::Delete { targets } };
+        self.apply_local(op.clone());
+        Ok(Some(op))
+    }
+
+    /// Replaces `start..end` with `text`: one edit (undone as one).
+    pub fn replace(&mut self, start: usize, end: usize, text: &str) -> Result<Vec<TextOp>, TextError> {
+        self.check_pos(end)?;
+        let first = self.next_seq;
+        let mut ops: Vec<TextOp> = self.delete(start, end)?.into_iter().collect();
+        if !text.is_empty() {
+            ops.push(self.insert(start, text)?);
+        }
+        if ops.len() == 2 {
+            // Two local edits recorded; make them one undo step.
+            self.undo_stack.truncate(self.undo_stack.len() - 2);
+            self.undo_stack.push(IdRange::new(self.replica, first, self.next_seq - first));
+        }
+        Ok(ops)
+    }
+
+    /// Undoes the given edits (ranges of units, e.g. [`TextOp::range`]).
+    pub fn undo(&mut self, edits: &[IdRange]) -> Result<TextOp, TextError> {
+        self.set_undone(edits, true)
+    }
+
+    /// Redoes edits that were undone.
+    pub fn redo(&mut self, edits: &[IdRange]) -> Result<TextOp, TextError> {
+        self.set_undone(edits, false)
+    }
+
+    /// Undoes this replica's most recent edit not yet undone.
+    pub fn undo_last(&mut self) -> Option<TextOp> {
+        let edit = self.undo_stack.pop()?;
+        let op = self.set_undone(&[edit], true).ok()?;
+        self.redo_stack.push(edit);
+        Some(op)
+    }
+
+    /// Redoes the edit most recently undone by `undo_last`.
+    pub fn redo_last(&mut self) -> Option<TextOp> {
+        let edit = self.redo_stack.pop()?;
+        let op = self.set_undone(&[edit], false).ok()?;
+        self.undo_stack.push(edit);
+        Some(op)
+    }
+
+    fn set_undone(&mut self, edits: &[IdRange], undone: bool) -> Result<TextOp, TextError> {
+        if let Some(unknown) = edits.iter().find(|e| e.len == 0 || !self.version.contains_range(e)) {
+            return Err(TextError::UnknownEdit(*unknown));
+        }
+        let op = TextOp {
+            id: OpId::new(self.replica, self.next_seq),
+            lamport: self.clock,
+            kind: TextOpKind::Undo { edits: edits.to_vec(), undone },
+        };
+        self.integrate(op.clone(), &mut Vec::new()).expect("a local undo is valid");
+        Ok(op)
+    }
+
+    fn check_pos(&self, pos: usize) -> Result<(), TextError> {
+        match pos <= self.len() {
+            true => Ok(()),
+            false => Err(TextError::OutOfRange { pos, len: self.len() }),
+        }
+    }
+
+    fn apply_local(&mut self, op: TextOp) {
+        let units = op.units();
+        self.integrate(op, &mut Vec::new()).expect("a local operation is valid");
+        self.undo_stack.push(IdRange::new(self.replica, self.next_seq - units, units));
+        self.redo_stack.clear();
+    }
+
+    fn record_local(&mut self, units: u64) {
+        self.undo_stack.push(IdRange::new(self.replica, self.next_seq, units));
+        self.redo_stack.clear();
+        self.next_seq += units;
+        self.clock += units;
+        self.version.set(self.replica, self.next_seq);
+    }
+
+    // ----- remote operations --------------------------------------------
+
+    /// Applies an operation from another replica (or a copy of one of ours).
+    ///
+    /// It may arrive in any order, more than once, or late: a duplicate is a
+    /// no-op, and an operation whose dependencies are missing waits (see
+    /// [`TextDoc::waiting`]) and applies as soon as they arrive. Returns the
+    /// exact changes of the visible text, from this operation and from every
+    /// waiting one it made ready.
+    pub fn apply(&mut self, op: TextOp) -> Result<Vec<TextChange>, ApplyError> {
+        op.validate().map_err(|reason| ApplyError::Invalid { range: op.range(), reason })?;
+        let mut changes = Vec::new();
+        if self.version.contains_range(&op.range()) {
+            return Ok(changes);
+        }
+        self.pending.insert(op, &self.version)?;
+        let mut first_error = None;
+        while let Some(op) = self.pending.take_ready(&self.version) {
+            let range = op.range();
+            match self.integrate(op, &mut changes) {
+                Ok(()) => self.pending.applied(range),
+                Err(reason) => {
+                    first_error.get_or_insert(ApplyError::Invalid { range, reason });
+                }
+            }
+        }
+        match first_error {
+            Some(error) if changes.is_empty() => Err(error),
+            _ => Ok(changes),
+        }
+    }
+
+    /// Operations waiting for dependencies, and what each lacks.
+    pub fn waiting(&self) -> Vec<Waiting> {
+        self.pending.waiting(&self.version)
+    }
+
+    /// Applies a causally ready operation (its author's earlier units and
+    /// its dependencies are applied here), trimming units already applied.
+    fn integrate(&mut self, mut op: TextOp, changes: &mut Vec<TextChange>) -> Result<(), InvalidOp> {
+        let applied = self.version.get(op.id.replica);
+        debug_assert!(op.id.seq <= applied && op.range().end() > applied);
+        op.trim_front(applied - op.id.seq);
+        let replica = self.replicas.intern(op.id.replica);
+        let id = Id::new(replica, op.id.seq);
+        let units = op.units();
+        let mut shown = Vec::new();
+        let kind = match op.kind {
+            TextOpKind::Insert { left, right, text } => {
+                let (left, right) = (self.local_id(left)?, self.local_id(right)?);
+                let at = self.integration_point(left, right, op.id.replica)?;
+                let content = self.push_content(&text);
+                let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
+                let key = self.list.insert_before(at, run);
+                changes.push(TextChange { pos: self.list.visible_before(key), delete: 0, insert: text });
+                EntryKind::Insert { left, right, content }
+            }
+            TextOpKind::Delete { targets } => {
+                let targets = self.local_ranges(&targets, true)?;
+                for &(target, len) in &targets {
+                    self.list.update(target, len, |run| run.deletes += 1, &mut shown);
+                }
+                EntryKind::Delete { targets }
+            }
+            TextOpKind::Undo { edits, undone } => {
+                let edits = self.local_ranges(&edits, false)?;
+                let stamp = (op.lamport, op.id.replica);
+                for &(edit, len) in &edits {
+                    for (piece, piece_len) in self.undo.set(edit, len, stamp, undone) {
+                        self.apply_undo(piece, piece_len, undone, &mut shown);
+                    }
+                }
+                EntryKind::Undo { edits, undone }
+            }
+            TextOpKind::Opaque { kind, body, .. } => EntryKind::Opaque { kind, body },
+        };
+        self.changes_from(shown, changes);
+        self.log.push(Entry { id, lamport: op.lamport, units, kind });
+        self.version.set(op.id.replica, op.id.seq + units);
+        if replica == self.me {
+            self.next_seq = op.id.seq + units;
+        }
+        self.clock = self.clock.max(op.lamport + units);
+        Ok(())
+    }
+
+    /// Makes the effects of units `id..id + len` undone or active again.
+    fn apply_undo(&mut self, id: Id, len: u64, undone: bool, shown: &mut Vec<Visibility>) {
+        let mut at = id;
+        let end = id.seq + len;
+        while at.seq < end {
+            let entry = self.log.find(at).expect("undo of applied units").clone();
+            let from = at.seq - entry.id.seq;
+            let take = (entry.units - from).min(end - at.seq);
+            match &entry.kind {
+                EntryKind::Insert { .. } => self.list.update(at, take, |run| run.undone = undone, shown),
+                EntryKind::Delete { targets } => {
+                    for (target, n) in log::slice_ranges(targets, from, take) {
+                        match undone {
+                            true => self.list.update(target, n, |run| run.deletes -= 1, shown),
+                            false => self.list.update(target, n, |run| run.deletes += 1, shown),
+                        }
+                    }
+                }
+                // Undoing an undo is a redo, said with `undone: false`.
+                EntryKind::Undo { .. } | EntryKind::Opaque { .. } => {}
+            }
+            at = at.plus(take);
+        }
+    }
+
+    fn changes_from(&self, shown: Vec<Visibility>, changes: &mut Vec<TextChange>) {
+        changes.extend(shown.into_iter().map(|v| match v {
+            Visibility::Hidden { pos, len } => TextChange { pos, delete: len, insert: String::new() },
+            Visibility::Shown { pos, content: (start, end) } => {
+                TextChange { pos, delete: 0, insert: self.list.content((start, end)).to_owned() }
+            }
+        }));
+    }
+
+    /// Where an insert between `left` and `right` goes: before the returned
+    /// key (`None`: at the end). This is FugueMax in list form (YjsMod):
+    /// scan from `left` towards `right`, skipping items that belong to
+    /// subtrees ordered before the new one. See Gentle & Kleppmann, and
+    /// Joseph Gentle's reference-crdts `integrateYjsMod`.
+    fn integration_point(
+        &self,
+        left: Option<Id>,
+        right: Option<Id>,
+        author: ReplicaId,
+    ) -> Result<Option<Key>, InvalidOp> {
+        let key_of = |id: Id| self.list.key_of(id).ok_or(InvalidOp::NotACharacter(self.op_id(id)));
+        let left_key = left.map(key_of).transpose()?;
+        let right_key = right.map(key_of).transpose()?;
+        if let (Some(l), Some(r), Some(left), Some(right)) = (left_key, right_key, left, right) {
+            if l >= r {
+                return Err(InvalidOp::OriginsOutOfOrder { left: self.op_id(left), right: self.op_id(right) });
+            }
+        }
+        let mut cursor = match left_key {
+            Some(key) => self.list.next_key(key),
+            None => self.list.first_key(),
+        };
+        let mut dest = cursor;
+        let mut scanning = false;
+        while let Some(key) = cursor {
+            if !scanning {
+                dest = cursor;
+            }
+            if Some(key) == right_key {
+                break;
+            }
+            let run = self.list.run_at(key);
+            let other_left = match key.off {
+                0 => run.left.map(|id| self.list.key_of(id).expect("origin applied")),
+                _ => Some(key.prev()),
+            };
+            let other_right = run.right.map(|id| self.list.key_of(id).expect("origin applied"));
+            match ItemList::cmp_left(other_left, left_key) {
+                Ordering::Less => break,
+                Ordering::Equal => match ItemList::cmp_right(other_right, right_key) {
+                    Ordering::Less => scanning = true,
+                    Ordering::Equal if author < self.replicas.id(run.id.replica) => break,
+                    _ => scanning = false,
+                },
+                Ordering::Greater => {}
+            }
+            // The run's other characters all have their left origin inside
+            // this run, after `left`: they are skipped too, unless `right`
+            // is among them.
+            cursor = match ItemList::same_run_ahead(key, right_key).filter(|r| *r != key) {
+                Some(right) => Some(right),
+                None => self.list.next_run(key),
+            };
+        }
+        if cursor.is_none() && !scanning {
+            dest = None;
+        }
+        Ok(dest)
+    }
+
+    // ----- reading ------------------------------------------------------
+
+    /// An anchor at character position `pos`.
+    pub fn anchor(&self, pos: usize, bias: Bias) -> Result<Anchor, TextError> {
+        self.check_pos(pos)?;
+        let char = match bias {
+            Bias::Left if pos > 0 => Some(self.list.visible_key(pos - 1)),
+            Bias::Right if pos < self.len() => Some(self.list.visible_key(pos)),
+            _ => None,
+        };
+        Ok(Anchor { char: char.map(|key| self.op_id(self.list.id_at(key))), bias })
+    }
+
+    /// Where `anchor` stands now; `None` if its character is unknown here.
+    pub fn resolve(&self, anchor: &Anchor) -> Option<usize> {
+        let Some(char) = anchor.char else {
+            return Some(match anchor.bias {
+                Bias::Left => 0,
+                Bias::Right => self.len(),
+            });
+        };
+        let key = self.list.key_of(self.local_id(Some(char)).ok()??)?;
+        let before = self.list.visible_before(key);
+        let after_char = anchor.bias == Bias::Left && self.list.run_at(key).visible();
+        Some(before + after_char as usize)
+    }
+
+    /// The text as it was at `version` (a version this replica has seen;
+    /// operations outside it, or not causally closed under it, are left out).
+    pub fn text_at(&self, version: &VersionVector) -> String {
+        let mut past = TextDoc::new(self.replica);
+        for op in self.ops_since(&VersionVector::new()) {
+            let included = version.get(op.id.replica).saturating_sub(op.id.seq).min(op.units());
+            if included > 0 {
+                let mut op = op;
+                op.truncate(included);
+                // Ops not closed under `version` just wait, and are dropped.
+                let _ = past.apply(op);
+            }
+        }
+        past.text()
+    }
+
+    /// Every applied operation that `version` lacks, in an order that a
+    /// replica at `version` can apply directly (a causal order).
+    pub fn ops_since(&self, version: &VersionVector) -> Vec<TextOp> {
+        let mut ops = Vec::new();
+        for entry in self.log.entries() {
+            let replica = self.replicas.id(entry.id.replica);
+            let seen = version.get(replica).saturating_sub(entry.id.seq);
+            if seen < entry.units {
+                let mut op = self.op_of(entry);
+                op.trim_front(seen);
+                ops.push(op);
+            }
+        }
+        ops
+    }
+
+    fn op_of(&self, entry: &Entry) -> TextOp {
+        let opt = |id: &Option<Id>| id.map(|id| self.op_id(id));
+        let ranges = |r: &[(Id, u64)]| r.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len)).collect();
+        let kind = match &entry.kind {
+            EntryKind::Insert { left, right, content } => TextOpKind::Insert {
+                left: opt(left),
+                right: opt(right),
+                text: self.list.content(*content).to_owned(),
+            },
+            EntryKind::Delete { targets } => TextOpKind::Delete { targets: ranges(targets) },
+            EntryKind::Undo { edits, undone } => TextOpKind::Undo { edits: ranges(edits), undone: *undone },
+            EntryKind::Opaque { kind, body } => TextOpKind::Opaque { kind: *kind, units: entry.units, body: body.clone() },
+        };
+        TextOp { id: self.op_id(entry.id), lamport: entry.lamport, kind }
+    }
+
+    // ----- ids ----------------------------------------------------------
+
+    fn op_id(&self, id: Id) -> OpId {
+        OpId::new(self.replicas.id(id.replica), id.seq)
+    }
+
+    /// The local form of an applied id (dependencies are applied, so their
+    /// replica is known).
+    fn local_id(&self, id: Option<OpId>) -> Result<Option<Id>, InvalidOp> {
+        let Some(id) = id else { return Ok(None) };
+        let replica = self.replicas.get(id.replica).ok_or(InvalidOp::NotACharacter(id))?;
+        Ok(Some(Id::new(replica, id.seq)))
+    }
+
+    /// Local forms of applied ranges; `chars` requires them to be characters.
+    fn local_ranges(&self, ranges: &[IdRange], chars: bool) -> Result<Vec<(Id, u64)>, InvalidOp> {
+        let mut out = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            let first = OpId::new(range.replica, range.seq);
+            let id = self.local_id(Some(first))?.expect("some");
+            if chars && !self.are_chars(id, range.len) {
+                return Err(InvalidOp::NotACharacter(first));
+            }
+            log::push_range(&mut out, (id, range.len));
+        }
+        Ok(out)
+    }
+
+    fn are_chars(&self, id: Id, len: u64) -> bool {
+        let mut at = id;
+        while at.seq < id.seq + len {
+            match self.log.find(at) {
+                Some(entry @ Entry { kind: EntryKind::Insert { .. }, .. }) => at = entry.id.plus(entry.units),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn push_content(&mut self, text: &str) -> (u32, u32) {
+        self.list.push_content(text)
+    }
+}

@@ -1,0 +1,539 @@
+//! The item list: every character ever inserted, in document order, deleted
+//! ones included (as tombstones), stored as runs.
+//!
+//! A run is a stretch of characters that one replica typed in one go: ids
+//! `seq..seq + len`, where character `i > 0` has the previous character as
+//! its left origin and all share the run's right origin. Sequential typing
+//! therefore costs one run, not one item per keystroke.
+//!
+//! Runs live in leaves of at most [`LEAF_CAP`] runs. Three indexes keep the
+//! operations fast:
+//! - a Fenwick tree over the leaves' visible lengths finds "the n-th visible
+//!   character" in O(log leaves);
+//! - per replica, a `BTreeMap` from each run's first seq to its leaf finds a
+//!   character by id;
+//! - `order` / `position_of` translate between a leaf's stable id and its
+//!   place in the document, so that ids in the map survive leaf splits.
+
+use crate::replicas::LocalReplica;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// Maximum runs per leaf before it splits in two.
+const LEAF_CAP: usize = 64;
+
+/// A character's id with the replica as a local index (see `ReplicaTable`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub(crate) struct Id {
+    pub replica: LocalReplica,
+    pub seq: u64,
+}
+
+impl Id {
+    pub fn new(replica: LocalReplica, seq: u64) -> Self {
+        Self { replica, seq }
+    }
+
+    pub fn plus(self, n: u64) -> Self {
+        Self { replica: self.replica, seq: self.seq + n }
+    }
+
+    /// The id before this one in its replica's sequence (`seq > 0`).
+    pub fn prev(self) -> Self {
+        Self { replica: self.replica, seq: self.seq - 1 }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Run {
+    pub id: Id,
+    pub len: u32,
+    /// Left origin of the first character; `None` is the document start.
+    pub left: Option<Id>,
+    /// Right origin of every character; `None` is the document end.
+    pub right: Option<Id>,
+    /// Byte offset of the first character in [`ItemList::content`].
+    pub content: u32,
+    /// How many deletes that are not undone cover these characters.
+    pub deletes: u32,
+    /// Whether the insert that made these characters is undone.
+    pub undone: bool,
+}
+
+impl Run {
+    pub fn visible(&self) -> bool {
+        self.deletes == 0 && !self.undone
+    }
+
+    fn visible_len(&self) -> usize {
+        if self.visible() {
+            self.len as usize
+        } else {
+            0
+        }
+    }
+
+    fn contains(&self, id: Id) -> bool {
+        id.replica == self.id.replica && id.seq >= self.id.seq && id.seq < self.id.seq + self.len as u64
+    }
+
+    fn same_state(&self, other: &Run) -> bool {
+        self.deletes == other.deletes && self.undone == other.undone
+    }
+}
+
+/// A place in the list: leaf position, run index in the leaf, character
+/// offset in the run. Keys compare in document order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) struct Key {
+    pos: u32,
+    run: u32,
+    pub off: u32,
+}
+
+impl Key {
+    /// The key of the previous character in the same run (`off > 0`).
+    pub fn prev(self) -> Key {
+        Key { off: self.off - 1, ..self }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Leaf {
+    runs: Vec<Run>,
+    visible: usize,
+}
+
+/// A change of visible text, in visible character positions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Visibility {
+    Shown { pos: usize, content: (u32, u32) },
+    Hidden { pos: usize, len: usize },
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ItemList {
+    leaves: Vec<Leaf>,
+    order: Vec<u32>,
+    position_of: Vec<u32>,
+    fenwick: Fenwick,
+    by_id: Vec<BTreeMap<u64, u32>>,
+    /// Every inserted character's text, appended in arrival order.
+    content: String,
+    /// Whether `content` is all ASCII, so that char offsets are byte offsets.
+    ascii: bool,
+    visible_len: usize,
+}
+
+impl ItemList {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of visible characters.
+    pub fn len(&self) -> usize {
+        self.visible_len
+    }
+
+    fn leaf_at(&self, pos: u32) -> &Leaf {
+        &self.leaves[self.order[pos as usize] as usize]
+    }
+
+    pub fn run_at(&self, key: Key) -> &Run {
+        &self.leaf_at(key.pos).runs[key.run as usize]
+    }
+
+    /// The id of the character at `key`.
+    pub fn id_at(&self, key: Key) -> Id {
+        self.run_at(key).id.plus(key.off as u64)
+    }
+
+    /// Where the character `id` is, or `None` if no character has that id.
+    pub fn key_of(&self, id: Id) -> Option<Key> {
+        let index = self.by_id.get(id.replica as usize)?;
+        let (_, &leaf) = index.range(..=id.seq).next_back()?;
+        let pos = self.position_of[leaf as usize];
+        let runs = &self.leaves[leaf as usize].runs;
+        let run = runs.iter().position(|r| r.contains(id))?;
+        Some(Key { pos, run: run as u32, off: (id.seq - runs[run].id.seq) as u32 })
+    }
+
+    /// The key just after `key`, or `None` at the end of the list.
+    pub fn next_key(&self, key: Key) -> Option<Key> {
+        let run = self.run_at(key);
+        if key.off + 1 < run.len {
+            return Some(Key { off: key.off + 1, ..key });
+        }
+        self.next_run(key)
+    }
+
+    /// The first character of the run after `key`'s run.
+    pub fn next_run(&self, key: Key) -> Option<Key> {
+        if (key.run as usize) + 1 < self.leaf_at(key.pos).runs.len() {
+            return Some(Key { pos: key.pos, run: key.run + 1, off: 0 });
+        }
+        self.first_key_from(key.pos + 1)
+    }
+
+    fn first_key_from(&self, mut pos: u32) -> Option<Key> {
+        while (pos as usize) < self.order.len() {
+            if !self.leaf_at(pos).runs.is_empty() {
+                return Some(Key { pos, run: 0, off: 0 });
+            }
+            pos += 1;
+        }
+        None
+    }
+
+    /// The first character of the list, tombstones included.
+    pub fn first_key(&self) -> Option<Key> {
+        self.first_key_from(0)
+    }
+
+    /// The key of the `index`-th visible character (`index < len()`).
+    pub fn visible_key(&self, index: usize) -> Key {
+        debug_assert!(index < self.visible_len);
+        let (pos, mut rest) = self.fenwick.find(index);
+        for (i, run) in self.leaf_at(pos as u32).runs.iter().enumerate() {
+            let len = run.visible_len();
+            if rest < len {
+                return Key { pos: pos as u32, run: i as u32, off: rest as u32 };
+            }
+            rest -= len;
+        }
+        unreachable!("the Fenwick tree and the leaves disagree")
+    }
+
+    /// How many visible characters stand before `key`.
+    pub fn visible_before(&self, key: Key) -> usize {
+        let leaf = self.leaf_at(key.pos);
+        let in_leaf: usize = leaf.runs[..key.run as usize].iter().map(Run::visible_len).sum();
+        let run = &leaf.runs[key.run as usize];
+        let in_run = if run.visible() { key.off as usize } else { 0 };
+        self.fenwick.prefix(key.pos as usize) + in_leaf + in_run
+    }
+
+    /// Appends text to the content buffer; returns its byte range.
+    pub fn push_content(&mut self, text: &str) -> (u32, u32) {
+        let start = self.content.len() as u32;
+        self.content.push_str(text);
+        self.ascii = (self.ascii || start == 0) && text.is_ascii();
+        (start, self.content.len() as u32)
+    }
+
+    /// The text at a byte range of the content buffer.
+    pub fn content(&self, (start, end): (u32, u32)) -> &str {
+        &self.content[start as usize..end as usize]
+    }
+
+    /// Byte range of `len` characters of `run` starting at char offset `off`.
+    fn byte_range(&self, run: &Run, off: u32, len: u32) -> (u32, u32) {
+        if self.ascii {
+            return (run.content + off, run.content + off + len);
+        }
+        let text = &self.content[run.content as usize..];
+        let mut chars = text.char_indices().map(|(b, _)| b as u32).chain([text.len() as u32]);
+        let start = chars.nth(off as usize).unwrap_or(0);
+        let end = if len == 0 { start } else { chars.nth(len as usize - 1).unwrap_or(start) };
+        (run.content + start, run.content + end)
+    }
+
+    /// The text of `len` characters of the run at `key`.
+    pub fn text_of(&self, key: Key, len: u32) -> &str {
+        let (start, end) = self.byte_range(self.run_at(key), key.off, len);
+        &self.content[start as usize..end as usize]
+    }
+
+    /// The visible text.
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(self.visible_len);
+        for &leaf in &self.order {
+            for run in &self.leaves[leaf as usize].runs {
+                if run.visible() {
+                    let (start, end) = self.byte_range(run, 0, run.len);
+                    out.push_str(&self.content[start as usize..end as usize]);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every run in document order, tombstones included.
+    pub fn runs(&self) -> impl Iterator<Item = &Run> + '_ {
+        self.order.iter().flat_map(|&leaf| self.leaves[leaf as usize].runs.iter())
+    }
+
+    /// Inserts `run` before `at` (`None`: at the end). Extends the previous
+    /// run instead when `run` continues it, which keeps typing one run.
+    /// Returns the key of the new run's first character.
+    pub fn insert_before(&mut self, at: Option<Key>, run: Run) -> Key {
+        let at = at.map(|key| {
+            let id = self.id_at(key);
+            self.split(key);
+            self.key_of(id).expect("split keeps ids")
+        });
+        let (pos, index) = match at {
+            // At a leaf's start, append to the previous leaf instead, so that
+            // typing at a leaf boundary still extends its run.
+            Some(key) if key.run == 0 && key.pos > 0 => (key.pos - 1, self.leaf_at(key.pos - 1).runs.len() as u32),
+            Some(key) => (key.pos, key.run),
+            None => self.end_slot(),
+        };
+        if index > 0 && self.try_extend(pos, index - 1, &run) {
+            let prev = &self.leaf_at(pos).runs[index as usize - 1];
+            return Key { pos, run: index - 1, off: prev.len - run.len };
+        }
+        self.insert_run(pos, index, run, true)
+    }
+
+    /// The (leaf position, run index) just past the last run.
+    fn end_slot(&mut self) -> (u32, u32) {
+        if self.order.is_empty() {
+            self.leaves.push(Leaf::default());
+            self.order.push(0);
+            self.position_of.push(0);
+            self.fenwick.rebuild(&[0]);
+        }
+        let pos = self.order.len() as u32 - 1;
+        (pos, self.leaf_at(pos).runs.len() as u32)
+    }
+
+    fn try_extend(&mut self, pos: u32, index: u32, run: &Run) -> bool {
+        let leaf = self.order[pos as usize] as usize;
+        let prev = &self.leaves[leaf].runs[index as usize];
+        let (_, prev_end) = self.byte_range(prev, 0, prev.len);
+        let continues = prev.id.plus(prev.len as u64) == run.id
+            && run.left == Some(prev.id.plus(prev.len as u64 - 1))
+            && prev.right == run.right
+            && prev.same_state(run)
+            && prev_end == run.content;
+        if !continues {
+            return false;
+        }
+        self.leaves[leaf].runs[index as usize].len += run.len;
+        self.add_visible(pos, run.visible_len() as isize);
+        true
+    }
+
+    /// Inserts `run` at `index` of the leaf at `pos`; `counted` says whether
+    /// its characters are new (false when a split moves existing ones).
+    fn insert_run(&mut self, pos: u32, index: u32, run: Run, counted: bool) -> Key {
+        let leaf = self.order[pos as usize];
+        self.index_of(run.id.replica).insert(run.id.seq, leaf);
+        self.leaves[leaf as usize].runs.insert(index as usize, run);
+        if counted {
+            self.add_visible(pos, run.visible_len() as isize);
+        }
+        if self.leaves[leaf as usize].runs.len() > LEAF_CAP {
+            self.split_leaf(pos);
+            return self.key_of(run.id).expect("the run was just inserted");
+        }
+        Key { pos, run: index, off: 0 }
+    }
+
+    fn index_of(&mut self, replica: LocalReplica) -> &mut BTreeMap<u64, u32> {
+        if self.by_id.len() <= replica as usize {
+            self.by_id.resize_with(replica as usize + 1, BTreeMap::new);
+        }
+        &mut self.by_id[replica as usize]
+    }
+
+    fn add_visible(&mut self, pos: u32, delta: isize) {
+        if delta != 0 {
+            let leaf = self.order[pos as usize] as usize;
+            self.leaves[leaf].visible = (self.leaves[leaf].visible as isize + delta) as usize;
+            self.visible_len = (self.visible_len as isize + delta) as usize;
+            self.fenwick.add(pos as usize, delta);
+        }
+    }
+
+    /// Splits the run at `key` so that a run starts at `key.off`.
+    fn split(&mut self, key: Key) {
+        if key.off == 0 {
+            return;
+        }
+        let run = *self.run_at(key);
+        let (tail_content, _) = self.byte_range(&run, key.off, 0);
+        let tail = Run {
+            id: run.id.plus(key.off as u64),
+            len: run.len - key.off,
+            left: Some(run.id.plus(key.off as u64 - 1)),
+            content: tail_content,
+            ..run
+        };
+        let leaf = self.order[key.pos as usize] as usize;
+        self.leaves[leaf].runs[key.run as usize].len = key.off;
+        self.insert_run(key.pos, key.run + 1, tail, false);
+    }
+
+    fn split_leaf(&mut self, pos: u32) {
+        let leaf = self.order[pos as usize] as usize;
+        let half = self.leaves[leaf].runs.len() / 2;
+        let tail: Vec<Run> = self.leaves[leaf].runs.split_off(half);
+        let tail_visible: usize = tail.iter().map(Run::visible_len).sum();
+        self.leaves[leaf].visible -= tail_visible;
+        let new_leaf = self.leaves.len() as u32;
+        for run in &tail {
+            self.index_of(run.id.replica).insert(run.id.seq, new_leaf);
+        }
+        self.leaves.push(Leaf { runs: tail, visible: tail_visible });
+        self.order.insert(pos as usize + 1, new_leaf);
+        self.position_of.push(0);
+        for (p, &l) in self.order.iter().enumerate().skip(pos as usize) {
+            self.position_of[l as usize] = p as u32;
+        }
+        let lengths: Vec<usize> = self.order.iter().map(|&l| self.leaves[l as usize].visible).collect();
+        self.fenwick.rebuild(&lengths);
+    }
+
+    /// Applies `change` to the characters `id..id + len` (which must exist),
+    /// splitting runs at the range's ends, and reports what became visible
+    /// or hidden, in order.
+    pub fn update(&mut self, id: Id, len: u64, change: impl Fn(&mut Run), out: &mut Vec<Visibility>) {
+        let mut next = id;
+        let end = id.seq + len;
+        while next.seq < end {
+            let key = self.key_of(next).expect("update of an unknown character");
+            self.split(key);
+            let key = self.key_of(next).expect("split keeps ids");
+            let run_len = self.run_at(key).len as u64;
+            let take = run_len.min(end - next.seq);
+            if take < run_len {
+                self.split(Key { off: take as u32, ..key });
+            }
+            let key = self.key_of(next).expect("split keeps ids");
+            let leaf = self.order[key.pos as usize] as usize;
+            let before = self.leaves[leaf].runs[key.run as usize];
+            change(&mut self.leaves[leaf].runs[key.run as usize]);
+            let after = self.leaves[leaf].runs[key.run as usize];
+            match (before.visible(), after.visible()) {
+                (true, false) => {
+                    out.push(Visibility::Hidden { pos: self.visible_before(key), len: take as usize });
+                    self.add_visible(key.pos, -(take as isize));
+                }
+                (false, true) => {
+                    out.push(Visibility::Shown {
+                        pos: self.visible_before(key),
+                        content: self.byte_range(&after, 0, after.len),
+                    });
+                    self.add_visible(key.pos, take as isize);
+                }
+                _ => {}
+            }
+            next = next.plus(take);
+        }
+    }
+
+    /// The ids of the visible characters in `start..end`, as runs.
+    pub fn visible_ids(&self, start: usize, end: usize) -> Vec<(Id, u64)> {
+        let mut out: Vec<(Id, u64)> = Vec::new();
+        if start >= end {
+            return out;
+        }
+        let mut key = Some(self.visible_key(start));
+        let mut remaining = end - start;
+        while let (Some(k), true) = (key, remaining > 0) {
+            let run = self.run_at(k);
+            if run.visible() {
+                let take = ((run.len - k.off) as usize).min(remaining);
+                out.push((run.id.plus(k.off as u64), take as u64));
+                remaining -= take;
+            }
+            key = self.next_run(k);
+        }
+        out
+    }
+
+    /// Compares two places where `None` means "before everything".
+    pub fn cmp_left(a: Option<Key>, b: Option<Key>) -> Ordering {
+        a.cmp(&b)
+    }
+
+    /// Compares two places where `None` means "after everything".
+    pub fn cmp_right(a: Option<Key>, b: Option<Key>) -> Ordering {
+        match (a, b) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(a), Some(b)) => a.cmp(&b),
+        }
+    }
+
+    /// If `target` lies in the same run as `key`, at or after it.
+    pub fn same_run_ahead(key: Key, target: Option<Key>) -> Option<Key> {
+        target.filter(|t| t.pos == key.pos && t.run == key.run && t.off >= key.off)
+    }
+
+    /// Checks the indexes against the leaves (for tests).
+    #[cfg(test)]
+    pub fn check(&self) {
+        let mut total = 0;
+        for (pos, &leaf) in self.order.iter().enumerate() {
+            assert_eq!(self.position_of[leaf as usize] as usize, pos);
+            let visible: usize = self.leaves[leaf as usize].runs.iter().map(Run::visible_len).sum();
+            assert_eq!(visible, self.leaves[leaf as usize].visible);
+            assert_eq!(self.fenwick.prefix(pos), total);
+            total += visible;
+            for run in &self.leaves[leaf as usize].runs {
+                assert_eq!(self.by_id[run.id.replica as usize].get(&run.id.seq), Some(&leaf));
+            }
+        }
+        assert_eq!(total, self.visible_len);
+    }
+}
+
+/// Prefix sums of the leaves' visible lengths (a Fenwick / binary indexed
+/// tree), so that finding a visible position is O(log leaves).
+#[derive(Debug, Default)]
+struct Fenwick {
+    tree: Vec<usize>,
+}
+
+impl Fenwick {
+    /// Builds the tree over `values` in O(n).
+    fn rebuild(&mut self, values: &[usize]) {
+        self.tree.clear();
+        self.tree.push(0);
+        self.tree.extend_from_slice(values);
+        for i in 1..self.tree.len() {
+            let parent = i + (i & i.wrapping_neg());
+            if parent < self.tree.len() {
+                self.tree[parent] += self.tree[i];
+            }
+        }
+    }
+
+    fn add(&mut self, index: usize, delta: isize) {
+        let mut i = index + 1;
+        while i < self.tree.len() {
+            self.tree[i] = (self.tree[i] as isize + delta) as usize;
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Sum of the values before `index`.
+    fn prefix(&self, index: usize) -> usize {
+        let mut i = index;
+        let mut sum = 0;
+        while i > 0 {
+            sum += self.tree[i];
+            i &= i - 1;
+        }
+        sum
+    }
+
+    /// The index whose range holds the `target`-th unit, and the offset in it.
+    fn find(&self, mut target: usize) -> (usize, usize) {
+        let mut pos = 0;
+        let mut step = (self.tree.len()).next_power_of_two() / 2;
+        while step > 0 {
+            let next = pos + step;
+            if next < self.tree.len() && self.tree[next] <= target {
+                pos = next;
+                target -= self.tree[next];
+            }
+            step /= 2;
+        }
+        (pos, target)
+    }
+}

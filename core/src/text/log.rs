@@ -1,0 +1,115 @@
+//! The operation log: every applied operation, in the order it was applied
+//! (a causal order), stored compactly. Consecutive operations of one
+//! replica that continue each other (typing, backspacing) share an entry.
+
+use super::list::Id;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub id: Id,
+    pub lamport: u64,
+    pub units: u64,
+    pub kind: EntryKind,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum EntryKind {
+    /// `content` is a byte range of the item list's content buffer.
+    Insert { left: Option<Id>, right: Option<Id>, content: (u32, u32) },
+    Delete { targets: Vec<(Id, u64)> },
+    Undo { edits: Vec<(Id, u64)>, undone: bool },
+    Opaque { kind: u32, body: Vec<u8> },
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct OpLog {
+    entries: Vec<Entry>,
+    /// Per replica, its entries' indices in sequence order.
+    by_replica: Vec<Vec<u32>>,
+}
+
+impl OpLog {
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Appends an operation, merging it into the last entry of the log
+    /// when it continues it.
+    pub fn push(&mut self, entry: Entry) {
+        if let Some(last) = self.entries.last_mut() {
+            if continues(last, &entry) {
+                last.units += entry.units;
+                match (&mut last.kind, entry.kind) {
+                    (EntryKind::Insert { content, .. }, EntryKind::Insert { content: more, .. }) => content.1 = more.1,
+                    (EntryKind::Delete { targets }, EntryKind::Delete { targets: more }) => {
+                        for target in more {
+                            push_range(targets, target);
+                        }
+                    }
+                    _ => unreachable!("continues() checks the kinds"),
+                }
+                return;
+            }
+        }
+        let replica = entry.id.replica as usize;
+        if self.by_replica.len() <= replica {
+            self.by_replica.resize_with(replica + 1, Vec::new);
+        }
+        self.by_replica[replica].push(self.entries.len() as u32);
+        self.entries.push(entry);
+    }
+
+    /// The entry holding unit `id`, if it has been applied.
+    pub fn find(&self, id: Id) -> Option<&Entry> {
+        let list = self.by_replica.get(id.replica as usize)?;
+        let i = list.partition_point(|&e| self.entries[e as usize].id.seq <= id.seq);
+        let entry = &self.entries[*list.get(i.checked_sub(1)?)? as usize];
+        (id.seq < entry.id.seq + entry.units).then_some(entry)
+    }
+}
+
+fn continues(last: &Entry, next: &Entry) -> bool {
+    if last.id.plus(last.units) != next.id || last.lamport + last.units != next.lamport {
+        return false;
+    }
+    match (&last.kind, &next.kind) {
+        (
+            EntryKind::Insert { right, content, .. },
+            EntryKind::Insert { left: next_left, right: next_right, content: next_content },
+        ) => {
+            *next_left == Some(next.id.prev()) && right == next_right && content.1 == next_content.0
+        }
+        (EntryKind::Delete { .. }, EntryKind::Delete { .. }) => true,
+        _ => false,
+    }
+}
+
+/// Appends a range of ids, merging it with the last one when adjacent.
+pub(crate) fn push_range(ranges: &mut Vec<(Id, u64)>, (id, len): (Id, u64)) {
+    if let Some((last, last_len)) = ranges.last_mut() {
+        if last.plus(*last_len) == id {
+            *last_len += len;
+            return;
+        }
+    }
+    ranges.push((id, len));
+}
+
+/// The targets of units `from..from + len` of a delete entry's `targets`.
+pub(crate) fn slice_ranges(ranges: &[(Id, u64)], mut from: u64, mut len: u64) -> Vec<(Id, u64)> {
+    let mut out = Vec::new();
+    for &(id, n) in ranges {
+        if len == 0 {
+            break;
+        }
+        if from >= n {
+            from -= n;
+            continue;
+        }
+        let take = (n - from).min(len);
+        out.push((id.plus(from), take));
+        from = 0;
+        len -= take;
+    }
+    out
+}
