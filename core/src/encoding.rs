@@ -1,1 +1,546 @@
-//! Encoding (to come).
+//! Binary encodings.
+//!
+//! - **One operation on the wire** ([`encode_op`] / [`decode_op`]): postcard
+//!   (varints, length-prefixed strings) of a header that every version can
+//!   read (author, seq, Lamport, kind, units) and a length-prefixed body.
+//!   A receiver that does not know the kind keeps the operation as
+//!   [`TextOpKind::Opaque`]: it still occupies its units, so the author's
+//!   later operations apply. References to the author's own characters are
+//!   relative, which makes typing cheap: a keystroke after one's own text
+//!   costs about 26 bytes.
+//! - **A whole history** ([`encode_history`] / [`decode_history`]): the
+//!   log's merged runs in columns of varints (ids as deltas, so a run of
+//!   backspaces costs about two bytes a character), the inserted text in a
+//!   column of its own, and the whole DEFLATE-compressed.
+
+use crate::id::{IdRange, OpId, ReplicaId};
+use crate::text::{TextOp, TextOpKind};
+use serde::{Deserialize, Serialize};
+
+/// A malformed encoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    #[error("malformed operation encoding: {0}")]
+    Malformed(String),
+    #[error(
+        "history uses format version {0}; this Memo reads version {HISTORY_VERSION}: upgrade Memo"
+    )]
+    UnsupportedVersion(u8),
+    #[error("decompressed history would exceed {0} bytes")]
+    TooLarge(usize),
+}
+
+impl From<postcard::Error> for DecodeError {
+    fn from(e: postcard::Error) -> Self {
+        DecodeError::Malformed(e.to_string())
+    }
+}
+
+// ----- one operation --------------------------------------------------------
+
+const KIND_INSERT: u32 = 0;
+const KIND_DELETE: u32 = 1;
+const KIND_UNDO: u32 = 2;
+
+#[derive(Serialize, Deserialize)]
+struct Header<'a> {
+    replica: [u8; 16],
+    seq: u64,
+    /// `lamport - seq`: small, because a replica's stamp grows with its seq.
+    lamport_delta: i64,
+    kind: u32,
+    units: u64,
+    #[serde(borrow)]
+    body: &'a [u8],
+}
+
+/// A reference to a character, relative to the operation that names it.
+#[derive(Serialize, Deserialize)]
+enum Ref {
+    None,
+    /// The author's unit just before this operation (typing on).
+    Previous,
+    /// The author's unit `back` units before this operation.
+    Own {
+        back: u64,
+    },
+    Other {
+        replica: [u8; 16],
+        seq: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+enum RangeRef {
+    Own {
+        back: u64,
+        len: u64,
+    },
+    Other {
+        replica: [u8; 16],
+        seq: u64,
+        len: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct InsertBody<'a> {
+    left: Ref,
+    right: Ref,
+    text: &'a str,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeleteBody {
+    targets: Vec<RangeRef>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UndoBody {
+    edits: Vec<RangeRef>,
+    undone: bool,
+}
+
+fn to_ref(op: &OpId, id: Option<OpId>) -> Ref {
+    match id {
+        None => Ref::None,
+        Some(id) if id.replica == op.replica && id.seq + 1 == op.seq => Ref::Previous,
+        Some(id) if id.replica == op.replica && id.seq < op.seq => Ref::Own {
+            back: op.seq - id.seq,
+        },
+        Some(id) => Ref::Other {
+            replica: *id.replica.as_bytes(),
+            seq: id.seq,
+        },
+    }
+}
+
+fn from_ref(op: &OpId, r: Ref) -> Result<Option<OpId>, DecodeError> {
+    let own = |back: u64| {
+        op.seq
+            .checked_sub(back)
+            .map(|seq| Some(OpId::new(op.replica, seq)))
+            .ok_or_else(|| {
+                DecodeError::Malformed("reference before the author's first unit".into())
+            })
+    };
+    match r {
+        Ref::None => Ok(None),
+        Ref::Previous => own(1),
+        Ref::Own { back } => own(back),
+        Ref::Other { replica, seq } => Ok(Some(OpId::new(ReplicaId::from_bytes(replica), seq))),
+    }
+}
+
+fn to_range_refs(op: &OpId, ranges: &[IdRange]) -> Vec<RangeRef> {
+    ranges
+        .iter()
+        .map(|r| match r.replica == op.replica && r.seq < op.seq {
+            true => RangeRef::Own {
+                back: op.seq - r.seq,
+                len: r.len,
+            },
+            false => RangeRef::Other {
+                replica: *r.replica.as_bytes(),
+                seq: r.seq,
+                len: r.len,
+            },
+        })
+        .collect()
+}
+
+fn from_range_refs(op: &OpId, refs: Vec<RangeRef>) -> Result<Vec<IdRange>, DecodeError> {
+    refs.into_iter()
+        .map(|r| match r {
+            RangeRef::Own { back, len } => op
+                .seq
+                .checked_sub(back)
+                .map(|seq| IdRange::new(op.replica, seq, len))
+                .ok_or_else(|| {
+                    DecodeError::Malformed("range before the author's first unit".into())
+                }),
+            RangeRef::Other { replica, seq, len } => {
+                Ok(IdRange::new(ReplicaId::from_bytes(replica), seq, len))
+            }
+        })
+        .collect()
+}
+
+/// Encodes one operation for the wire.
+pub fn encode_op(op: &TextOp) -> Vec<u8> {
+    let id = &op.id;
+    let (kind, body) = match &op.kind {
+        TextOpKind::Insert { left, right, text } => {
+            let body = InsertBody {
+                left: to_ref(id, *left),
+                right: to_ref(id, *right),
+                text,
+            };
+            (KIND_INSERT, postcard::to_allocvec(&body))
+        }
+        TextOpKind::Delete { targets } => (
+            KIND_DELETE,
+            postcard::to_allocvec(&DeleteBody {
+                targets: to_range_refs(id, targets),
+            }),
+        ),
+        TextOpKind::Undo { edits, undone } => {
+            let body = UndoBody {
+                edits: to_range_refs(id, edits),
+                undone: *undone,
+            };
+            (KIND_UNDO, postcard::to_allocvec(&body))
+        }
+        TextOpKind::Opaque { kind, body, .. } => (*kind, Ok(body.clone())),
+    };
+    let body = body.expect("encoding into a Vec cannot fail");
+    let header = Header {
+        replica: *id.replica.as_bytes(),
+        seq: id.seq,
+        lamport_delta: op.lamport.wrapping_sub(id.seq) as i64,
+        kind,
+        units: op.units(),
+        body: &body,
+    };
+    postcard::to_allocvec(&header).expect("encoding into a Vec cannot fail")
+}
+
+/// Decodes one operation. An unknown kind decodes to
+/// [`TextOpKind::Opaque`]; a body that does not match its units is
+/// malformed. (Semantic checks are [`TextOp::validate`]'s.)
+pub fn decode_op(bytes: &[u8]) -> Result<TextOp, DecodeError> {
+    let (header, rest): (Header<'_>, _) = postcard::take_from_bytes(bytes)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
+    }
+    let id = OpId::new(ReplicaId::from_bytes(header.replica), header.seq);
+    let kind = match header.kind {
+        KIND_INSERT => {
+            let body: InsertBody<'_> = postcard::from_bytes(header.body)?;
+            let (left, right) = (from_ref(&id, body.left)?, from_ref(&id, body.right)?);
+            TextOpKind::Insert {
+                left,
+                right,
+                text: body.text.to_owned(),
+            }
+        }
+        KIND_DELETE => {
+            let body: DeleteBody = postcard::from_bytes(header.body)?;
+            TextOpKind::Delete {
+                targets: from_range_refs(&id, body.targets)?,
+            }
+        }
+        KIND_UNDO => {
+            let body: UndoBody = postcard::from_bytes(header.body)?;
+            TextOpKind::Undo {
+                edits: from_range_refs(&id, body.edits)?,
+                undone: body.undone,
+            }
+        }
+        kind => TextOpKind::Opaque {
+            kind,
+            units: header.units,
+            body: header.body.to_vec(),
+        },
+    };
+    let op = TextOp {
+        id,
+        lamport: header.seq.wrapping_add(header.lamport_delta as u64),
+        kind,
+    };
+    if op.units() != header.units {
+        return Err(DecodeError::Malformed(format!(
+            "header says {} units, body has {}",
+            header.units,
+            op.units()
+        )));
+    }
+    Ok(op)
+}
+
+// ----- a whole history --------------------------------------------------------
+
+/// The format version of [`encode_history`].
+pub const HISTORY_VERSION: u8 = 1;
+const HISTORY_MAGIC: &[u8; 4] = b"MEMH";
+/// A decompressed history larger than this is refused (a "zip bomb").
+pub const MAX_HISTORY_BYTES: usize = 1 << 30;
+
+/// Encodes operations (in a causal order, as [`crate::TextDoc::ops_since`]
+/// gives them) compactly.
+pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
+    let mut w = ColumnWriter::default();
+    let mut replicas: Vec<ReplicaId> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let mut intern = |r: ReplicaId, replicas: &mut Vec<ReplicaId>| {
+        *index.entry(r).or_insert_with(|| {
+            replicas.push(r);
+            replicas.len() as u64 - 1
+        })
+    };
+    let mut next_seq: Vec<u64> = Vec::new();
+    let mut expected_lamport = 0u64;
+    let mut prev_target = 0u64;
+    for op in ops {
+        let r = intern(op.id.replica, &mut replicas);
+        if next_seq.len() <= r as usize {
+            next_seq.resize(r as usize + 1, 0);
+        }
+        let units = op.units();
+        let kind = match &op.kind {
+            TextOpKind::Insert { .. } => KIND_INSERT,
+            TextOpKind::Delete { .. } => KIND_DELETE,
+            TextOpKind::Undo { .. } => KIND_UNDO,
+            TextOpKind::Opaque { kind, .. } => *kind,
+        };
+        w.meta.uint(kind as u64);
+        w.meta.uint(r);
+        w.meta.int(op.id.seq as i64 - next_seq[r as usize] as i64);
+        w.meta.int(op.lamport as i64 - expected_lamport as i64);
+        w.meta.uint(units);
+        next_seq[r as usize] = op.id.seq + units;
+        expected_lamport = op.lamport + units;
+        let mut reference =
+            |w: &mut ColumnWriter, id: Option<OpId>, replicas: &mut Vec<ReplicaId>| match id {
+                None => w.meta.uint(0),
+                Some(id) => {
+                    w.meta.uint(intern(id.replica, replicas) + 1);
+                    w.meta.int(id.seq as i64 - op.id.seq as i64);
+                }
+            };
+        match &op.kind {
+            TextOpKind::Insert { left, right, text } => {
+                reference(&mut w, *left, &mut replicas);
+                reference(&mut w, *right, &mut replicas);
+                w.text.extend_from_slice(text.as_bytes());
+                w.meta.uint(text.len() as u64);
+            }
+            TextOpKind::Delete { targets: ranges } | TextOpKind::Undo { edits: ranges, .. } => {
+                w.meta.uint(ranges.len() as u64);
+                for range in ranges {
+                    w.meta.uint(intern(range.replica, &mut replicas));
+                    w.meta.int(range.seq as i64 - prev_target as i64);
+                    w.meta.uint(range.len);
+                    prev_target = range.seq + range.len;
+                }
+                if let TextOpKind::Undo { undone, .. } = op.kind {
+                    w.meta.uint(undone as u64);
+                }
+            }
+            TextOpKind::Opaque { body, .. } => {
+                w.meta.uint(body.len() as u64);
+                w.text.extend_from_slice(body);
+            }
+        }
+    }
+    let mut raw = Vec::new();
+    let mut head = Column::default();
+    head.uint(replicas.len() as u64);
+    head.uint(ops.len() as u64);
+    head.uint(w.meta.0.len() as u64);
+    raw.extend_from_slice(&head.0);
+    for r in &replicas {
+        raw.extend_from_slice(r.as_bytes());
+    }
+    raw.extend_from_slice(&w.meta.0);
+    raw.extend_from_slice(&w.text);
+    let mut out = HISTORY_MAGIC.to_vec();
+    out.push(HISTORY_VERSION);
+    out.extend(miniz_oxide::deflate::compress_to_vec(&raw, 9));
+    out
+}
+
+/// Decodes what [`encode_history`] made.
+pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
+    let malformed = |what: &str| DecodeError::Malformed(what.to_owned());
+    let rest = bytes
+        .strip_prefix(HISTORY_MAGIC)
+        .ok_or_else(|| malformed("not a Memo history"))?;
+    let (&version, compressed) = rest.split_first().ok_or_else(|| malformed("truncated"))?;
+    if version != HISTORY_VERSION {
+        return Err(DecodeError::UnsupportedVersion(version));
+    }
+    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(compressed, MAX_HISTORY_BYTES)
+        .map_err(|e| match e.status {
+            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+                DecodeError::TooLarge(MAX_HISTORY_BYTES)
+            }
+            _ => malformed("corrupt compressed data"),
+        })?;
+    let mut r = Reader { bytes: &raw, at: 0 };
+    let replica_count = r.uint()? as usize;
+    let op_count = r.uint()? as usize;
+    let meta_len = r.uint()? as usize;
+    let replicas: Vec<ReplicaId> = (0..replica_count)
+        .map(|_| {
+            r.take(16)
+                .map(|b| ReplicaId::from_bytes(b.try_into().expect("16 bytes")))
+        })
+        .collect::<Result<_, _>>()?;
+    let meta_end =
+        r.at.checked_add(meta_len)
+            .filter(|&e| e <= raw.len())
+            .ok_or_else(|| malformed("truncated"))?;
+    let mut text = Reader {
+        bytes: &raw[meta_end..],
+        at: 0,
+    };
+    let mut m = Reader {
+        bytes: &raw[..meta_end],
+        at: r.at,
+    };
+    let replica = |i: u64| {
+        replicas
+            .get(i as usize)
+            .copied()
+            .ok_or_else(|| malformed("unknown replica index"))
+    };
+    let mut next_seq = vec![0u64; replicas.len()];
+    let mut expected_lamport = 0u64;
+    let mut prev_target = 0u64;
+    let mut ops = Vec::with_capacity(op_count.min(1 << 20));
+    for _ in 0..op_count {
+        let kind = u32::try_from(m.uint()?).map_err(|_| malformed("kind"))?;
+        let r_index = m.uint()?;
+        let author = replica(r_index)?;
+        let seq = next_seq[r_index as usize]
+            .checked_add_signed(m.int()?)
+            .ok_or_else(|| malformed("seq"))?;
+        let lamport = expected_lamport
+            .checked_add_signed(m.int()?)
+            .ok_or_else(|| malformed("lamport"))?;
+        let units = m.uint()?;
+        let id = OpId::new(author, seq);
+        let reference = |m: &mut Reader<'_>| -> Result<Option<OpId>, DecodeError> {
+            match m.uint()? {
+                0 => Ok(None),
+                i => {
+                    let seq = seq
+                        .checked_add_signed(m.int()?)
+                        .ok_or_else(|| malformed("reference"))?;
+                    Ok(Some(OpId::new(replica(i - 1)?, seq)))
+                }
+            }
+        };
+        let op_kind = match kind {
+            KIND_INSERT => {
+                let (left, right) = (reference(&mut m)?, reference(&mut m)?);
+                let len = m.uint()? as usize;
+                let bytes = text.take(len)?;
+                let text =
+                    std::str::from_utf8(bytes).map_err(|_| malformed("text is not UTF-8"))?;
+                TextOpKind::Insert {
+                    left,
+                    right,
+                    text: text.to_owned(),
+                }
+            }
+            KIND_DELETE | KIND_UNDO => {
+                let count = m.uint()? as usize;
+                let mut ranges = Vec::with_capacity(count.min(1 << 16));
+                for _ in 0..count {
+                    let r = replica(m.uint()?)?;
+                    let seq = prev_target
+                        .checked_add_signed(m.int()?)
+                        .ok_or_else(|| malformed("range"))?;
+                    let len = m.uint()?;
+                    prev_target = seq.checked_add(len).ok_or_else(|| malformed("range"))?;
+                    ranges.push(IdRange::new(r, seq, len));
+                }
+                match kind {
+                    KIND_DELETE => TextOpKind::Delete { targets: ranges },
+                    _ => TextOpKind::Undo {
+                        edits: ranges,
+                        undone: m.uint()? != 0,
+                    },
+                }
+            }
+            kind => {
+                let len = m.uint()? as usize;
+                TextOpKind::Opaque {
+                    kind,
+                    units,
+                    body: text.take(len)?.to_vec(),
+                }
+            }
+        };
+        let op = TextOp {
+            id,
+            lamport,
+            kind: op_kind,
+        };
+        if op.units() != units {
+            return Err(malformed("units do not match the operation"));
+        }
+        next_seq[r_index as usize] = seq.checked_add(units).ok_or_else(|| malformed("seq"))?;
+        expected_lamport = lamport
+            .checked_add(units)
+            .ok_or_else(|| malformed("lamport"))?;
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
+#[derive(Default)]
+struct ColumnWriter {
+    meta: Column,
+    text: Vec<u8>,
+}
+
+/// LEB128 varints; signed values zigzag-encoded first.
+#[derive(Default)]
+struct Column(Vec<u8>);
+
+impl Column {
+    fn uint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
+    }
+
+    fn int(&mut self, v: i64) {
+        self.uint(((v << 1) ^ (v >> 63)) as u64);
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn uint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self
+                .bytes
+                .get(self.at)
+                .ok_or_else(|| DecodeError::Malformed("truncated".into()))?;
+            self.at += 1;
+            v |= ((byte & 0x7f) as u64) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError::Malformed("varint too long".into()))
+    }
+
+    fn int(&mut self) -> Result<i64, DecodeError> {
+        let v = self.uint()?;
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.at.checked_add(len).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or_else(|| DecodeError::Malformed("truncated".into()))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+}

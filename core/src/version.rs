@@ -77,7 +77,10 @@ impl VersionVector {
 
     /// Does `self` include everything `other` includes?
     pub fn dominates(&self, other: &VersionVector) -> bool {
-        matches!(self.partial_cmp(other), Some(Ordering::Greater | Ordering::Equal))
+        matches!(
+            self.partial_cmp(other),
+            Some(Ordering::Greater | Ordering::Equal)
+        )
     }
 
     /// The ranges of units that `self` has and `other` lacks: exactly what a

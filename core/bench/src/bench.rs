@@ -75,13 +75,21 @@ fn sample<I, T>(prepare: impl FnOnce() -> I, build: impl FnOnce(I) -> T) -> Samp
     let start = Instant::now();
     let value = build(input);
     let time = start.elapsed();
-    Sample { value, time, bytes: live_bytes().saturating_sub(before) }
+    Sample {
+        value,
+        time,
+        bytes: live_bytes().saturating_sub(before),
+    }
 }
 
 /// Runs `build(prepare())` `runs` times (each result dropped before the next
 /// run) and returns the last result, the median time and the last run's
 /// bytes.
-fn repeat<I, T>(runs: usize, mut prepare: impl FnMut() -> I, mut build: impl FnMut(I) -> T) -> Sample<T> {
+fn repeat<I, T>(
+    runs: usize,
+    mut prepare: impl FnMut() -> I,
+    mut build: impl FnMut(I) -> T,
+) -> Sample<T> {
     let mut times = Vec::with_capacity(runs);
     let mut last: Option<Sample<T>> = None;
     for _ in 0..runs.max(1) {
@@ -99,7 +107,11 @@ fn repeat<I, T>(runs: usize, mut prepare: impl FnMut() -> I, mut build: impl FnM
 /// Measures peer `P` on `trace`. Every replica is checked against the
 /// trace's end content; a wrong one fails its measure.
 pub fn measure<P: Peer>(trace: &Trace, settings: &Settings) -> Row {
-    let runs = if P::SLOW { settings.slow_runs } else { settings.runs };
+    let runs = if P::SLOW {
+        settings.slow_runs
+    } else {
+        settings.runs
+    };
     let ok = |doc: &P::Doc| P::text(doc) == trace.end_content;
     let mut row = Row {
         peer: P::NAME.to_owned(),
@@ -129,7 +141,11 @@ pub fn measure<P: Peer>(trace: &Trace, settings: &Settings) -> Row {
             eprintln!("    {}: no concurrent replay", P::NAME);
             return row;
         };
-        eprintln!("    {}: concurrent replay (setup, not timed) {:.1?}", P::NAME, start.elapsed());
+        eprintln!(
+            "    {}: concurrent replay (setup, not timed) {:.1?}",
+            P::NAME,
+            start.elapsed()
+        );
         if !ok(&doc) {
             return Row::failed(P::NAME.to_owned(), "wrong text");
         }
@@ -137,7 +153,7 @@ pub fn measure<P: Peer>(trace: &Trace, settings: &Settings) -> Row {
     };
 
     row.encoded = P::encoded_size(&mut source).map_or(Cell::NotApplicable, Cell::Value);
-    let Some(history) = P::history(&mut source) else {
+    let Some(history) = P::history(&mut source, trace) else {
         return row;
     };
     drop(source);

@@ -32,9 +32,10 @@ pub trait Peer {
     /// replica; `None` when this peer cannot.
     fn replay_concurrent(trace: &Trace) -> Option<Self::Doc>;
 
-    /// The whole history of `doc` in the form a fresh replica merges;
-    /// `None` when this peer has no remote merge.
-    fn history(doc: &mut Self::Doc) -> Option<Self::History>;
+    /// The whole history of `doc`, which replayed `trace`, in the form a
+    /// fresh replica merges; `None` when this peer has no remote merge.
+    /// (A peer that keeps no history may replay `trace` again to record it.)
+    fn history(doc: &mut Self::Doc, trace: &Trace) -> Option<Self::History>;
 
     /// A fresh replica that has merged `history`.
     fn merge(history: Self::History) -> Self::Doc;
@@ -56,7 +57,11 @@ pub struct Entry {
 
 impl Entry {
     fn of<P: Peer>() -> Self {
-        Self { name: P::NAME, slow: P::SLOW, measure: measure::<P> }
+        Self {
+            name: P::NAME,
+            slow: P::SLOW,
+            measure: measure::<P>,
+        }
     }
 
     /// The name `--only` takes: the crate's, without version or notes.

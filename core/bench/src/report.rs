@@ -28,8 +28,16 @@ pub fn table(title: &str, about: &str, rows: &[Row]) -> String {
             cell(&row.local, base(|r| secs(&r.local)), fmt_time),
             cell(&row.merge, base(|r| secs(&r.merge)), fmt_time),
             cell(&row.encoded, base(|r| bytes(&r.encoded)), fmt_bytes),
-            cell(&row.local_memory, base(|r| bytes(&r.local_memory)), fmt_bytes),
-            cell(&row.merged_memory, base(|r| bytes(&r.merged_memory)), fmt_bytes),
+            cell(
+                &row.local_memory,
+                base(|r| bytes(&r.local_memory)),
+                fmt_bytes
+            ),
+            cell(
+                &row.merged_memory,
+                base(|r| bytes(&r.merged_memory)),
+                fmt_bytes
+            ),
         );
     }
     out

@@ -15,10 +15,22 @@ pub(crate) struct Entry {
 #[derive(Clone, Debug)]
 pub(crate) enum EntryKind {
     /// `content` is a byte range of the item list's content buffer.
-    Insert { left: Option<Id>, right: Option<Id>, content: (u32, u32) },
-    Delete { targets: Vec<(Id, u64)> },
-    Undo { edits: Vec<(Id, u64)>, undone: bool },
-    Opaque { kind: u32, body: Vec<u8> },
+    Insert {
+        left: Option<Id>,
+        right: Option<Id>,
+        content: (u32, u32),
+    },
+    Delete {
+        targets: Vec<(Id, u64)>,
+    },
+    Undo {
+        edits: Vec<(Id, u64)>,
+        undone: bool,
+    },
+    Opaque {
+        kind: u32,
+        body: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -40,7 +52,10 @@ impl OpLog {
             if continues(last, &entry) {
                 last.units += entry.units;
                 match (&mut last.kind, entry.kind) {
-                    (EntryKind::Insert { content, .. }, EntryKind::Insert { content: more, .. }) => content.1 = more.1,
+                    (
+                        EntryKind::Insert { content, .. },
+                        EntryKind::Insert { content: more, .. },
+                    ) => content.1 = more.1,
                     (EntryKind::Delete { targets }, EntryKind::Delete { targets: more }) => {
                         for target in more {
                             push_range(targets, target);
@@ -75,7 +90,11 @@ fn continues(last: &Entry, next: &Entry) -> bool {
     match (&last.kind, &next.kind) {
         (
             EntryKind::Insert { right, content, .. },
-            EntryKind::Insert { left: next_left, right: next_right, content: next_content },
+            EntryKind::Insert {
+                left: next_left,
+                right: next_right,
+                content: next_content,
+            },
         ) => {
             *next_left == Some(next.id.prev()) && right == next_right && content.1 == next_content.0
         }

@@ -69,13 +69,18 @@ impl UndoRegisters {
 
     /// Makes an interval start at `at` if one covers it.
     fn split_at(&mut self, at: Id) {
-        let Some((&start, reg)) = self.intervals.range_mut(..at).next_back() else { return };
+        let Some((&start, reg)) = self.intervals.range_mut(..at).next_back() else {
+            return;
+        };
         if start.replica != at.replica || start.seq + reg.len <= at.seq {
             return;
         }
         let tail_len = start.seq + reg.len - at.seq;
         reg.len -= tail_len;
-        let tail = Register { len: tail_len, ..*reg };
+        let tail = Register {
+            len: tail_len,
+            ..*reg
+        };
         self.intervals.insert(at, tail);
     }
 }

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 mod replay;
 
-pub use replay::{replay_concurrent, replay_sequential, ConcurrentReplay};
+pub use replay::{
+    agent_replica, apply_patch, replay_concurrent, replay_concurrent_with, replay_sequential,
+    ConcurrentReplay,
+};
 
 /// One patch: at `pos` (Unicode scalar values) delete `del` and insert `ins`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,7 +35,10 @@ impl Doc {
     }
 
     fn from_doc(doc: AutoCommit) -> Self {
-        let (_, text) = doc.get(ROOT, TEXT).expect("read root").expect("the text object");
+        let (_, text) = doc
+            .get(ROOT, TEXT)
+            .expect("read root")
+            .expect("the text object");
         Self { doc, text }
     }
 
@@ -72,13 +75,17 @@ impl SimReplica for Doc {
     /// All in one call: automerge's cost per call grows with the document.
     fn apply(&mut self, updates: &[&Vec<Change>]) {
         let changes = updates.iter().flat_map(|u| u.iter().cloned());
-        self.doc.apply_changes(changes).expect("automerge applies its own changes");
+        self.doc
+            .apply_changes(changes)
+            .expect("automerge applies its own changes");
     }
 
     /// One commit per transaction: its update is that one change.
     fn edit(&mut self, patches: &[Patch]) -> Vec<Change> {
         let hash = self.apply_patches(patches);
-        hash.and_then(|h| self.doc.get_change_by_hash(&h)).into_iter().collect()
+        hash.and_then(|h| self.doc.get_change_by_hash(&h))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -101,7 +108,7 @@ impl Peer for Automerge {
     }
 
     /// The saved document (automerge's compressed columnar history).
-    fn history(doc: &mut Doc) -> Option<Vec<u8>> {
+    fn history(doc: &mut Doc, _: &Trace) -> Option<Vec<u8>> {
         Some(doc.doc.save())
     }
 

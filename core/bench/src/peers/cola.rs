@@ -3,8 +3,9 @@
 //!
 //! cola keeps no history: a replica turns local edits into `Insertion`s and
 //! `Deletion`s and integrates remote ones. So that a fresh replica can merge
-//! the whole history, this benchmark logs every operation a replica makes
-//! or integrates (the "local memory" column includes that log).
+//! the whole history, the benchmark records the operations in a separate,
+//! untimed replay (and in the concurrent simulation); the timed replays and
+//! the memory measures have no such log.
 
 use super::Peer;
 use crate::simulate::{simulate, SimReplica};
@@ -22,12 +23,13 @@ pub enum Op {
     Delete(Deletion),
 }
 
-/// A replica, its text, and the operations it made or integrated.
+/// A replica, its text, and (when recording) the operations it made or
+/// integrated.
 #[derive(Debug)]
 pub struct Doc {
     replica: Replica,
     text: JumpRopeBuf,
-    log: Vec<Op>,
+    log: Option<Vec<Op>>,
 }
 
 /// The replica that made the (empty) initial document. Every other one is
@@ -37,34 +39,46 @@ const ORIGIN: ReplicaId = u64::MAX;
 const FRESH: ReplicaId = u64::MAX - 1;
 
 impl Doc {
-    fn new(id: ReplicaId) -> Self {
-        Self { replica: Replica::new(ORIGIN, 0).fork(id), text: JumpRopeBuf::new(), log: Vec::new() }
+    fn new(id: ReplicaId, record: bool) -> Self {
+        Self {
+            replica: Replica::new(ORIGIN, 0).fork(id),
+            text: JumpRopeBuf::new(),
+            log: record.then(Vec::new),
+        }
     }
 
-    /// Applies patches as local edits; returns how many operations they
-    /// appended to the log.
-    fn apply_patches(&mut self, patches: &[Patch]) -> usize {
-        let start = self.log.len();
+    /// Applies patches as local edits.
+    fn apply_patches(&mut self, patches: &[Patch]) {
         for patch in patches {
             if patch.del > 0 {
                 let range = patch.pos..patch.pos + patch.del;
-                self.log.push(Op::Delete(self.replica.deleted(range.clone())));
+                let deletion = self.replica.deleted(range.clone());
                 self.text.remove(range);
+                self.record(|| Op::Delete(deletion));
             }
             if !patch.ins.is_empty() {
                 let len = patch.ins.chars().count();
-                self.log.push(Op::Insert(self.replica.inserted(patch.pos, len), patch.ins.clone()));
+                let insertion = self.replica.inserted(patch.pos, len);
                 self.text.insert(patch.pos, &patch.ins);
+                self.record(|| Op::Insert(insertion, patch.ins.clone()));
             }
         }
-        self.log.len() - start
+    }
+
+    fn record(&mut self, op: impl FnOnce() -> Op) {
+        if let Some(log) = &mut self.log {
+            log.push(op());
+        }
     }
 
     /// Integrates a remote operation (without logging it).
     fn integrate(&mut self, op: &Op) {
         match op {
             Op::Insert(insertion, text) => {
-                let offset = self.replica.integrate_insertion(insertion).expect("causally ready and new");
+                let offset = self
+                    .replica
+                    .integrate_insertion(insertion)
+                    .expect("causally ready and new");
                 self.text.insert(offset, text);
             }
             Op::Delete(deletion) => {
@@ -85,20 +99,33 @@ impl SimReplica for Doc {
     const HAND_OVER: bool = false;
 
     fn empty(agent: usize) -> Self {
-        Doc::new(agent as ReplicaId + 1)
+        Doc::new(agent as ReplicaId + 1, true)
     }
 
     fn apply(&mut self, updates: &[&Vec<Op>]) {
         for op in updates.iter().copied().flatten() {
             self.integrate(op);
-            self.log.push(op.clone());
+            self.record(|| op.clone());
         }
     }
 
     fn edit(&mut self, patches: &[Patch]) -> Vec<Op> {
-        let made = self.apply_patches(patches);
-        self.log[self.log.len() - made..].to_vec()
+        let before = self.log.as_ref().map_or(0, Vec::len);
+        self.apply_patches(patches);
+        self.log
+            .as_ref()
+            .map(|log| log[before..].to_vec())
+            .unwrap_or_default()
     }
+}
+
+/// Applies every patch of `trace` as local edits of one replica.
+fn replay(trace: &Trace, record: bool) -> Doc {
+    let mut doc = Doc::new(1, record);
+    for txn in &trace.txns {
+        doc.apply_patches(&txn.patches);
+    }
+    doc
 }
 
 impl Peer for Cola {
@@ -107,24 +134,22 @@ impl Peer for Cola {
     type History = Vec<Op>;
 
     fn replay_local(trace: &Trace) -> Doc {
-        let mut doc = Doc::new(1);
-        for txn in &trace.txns {
-            doc.apply_patches(&txn.patches);
-        }
-        doc
+        replay(trace, false)
     }
 
     fn replay_concurrent(trace: &Trace) -> Option<Doc> {
         Some(simulate(trace))
     }
 
-    fn history(doc: &mut Doc) -> Option<Vec<Op>> {
-        Some(doc.log.clone())
+    /// The simulation's log (concurrent traces), or the log of a replay
+    /// that records.
+    fn history(doc: &mut Doc, trace: &Trace) -> Option<Vec<Op>> {
+        doc.log.clone().or_else(|| replay(trace, true).log)
     }
 
     /// A fresh replica integrates every operation (it logs none of them).
     fn merge(history: Vec<Op>) -> Doc {
-        let mut doc = Doc::new(FRESH);
+        let mut doc = Doc::new(FRESH, false);
         for op in &history {
             doc.integrate(op);
         }

@@ -31,7 +31,7 @@ impl Peer for JumpRope {
         None
     }
 
-    fn history(_: &mut JumpRopeBuf) -> Option<Infallible> {
+    fn history(_: &mut JumpRopeBuf, _: &Trace) -> Option<Infallible> {
         None
     }
 

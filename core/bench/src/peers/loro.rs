@@ -13,7 +13,8 @@ const TEXT: &str = "text";
 
 fn doc_of(agent: usize) -> LoroDoc {
     let doc = LoroDoc::new();
-    doc.set_peer_id(agent as u64 + 1).expect("a fresh document takes any peer id");
+    doc.set_peer_id(agent as u64 + 1)
+        .expect("a fresh document takes any peer id");
     doc
 }
 
@@ -28,6 +29,10 @@ fn apply_patches(doc: &LoroDoc, text: &LoroText, patches: &[Patch]) {
         }
     }
     doc.commit();
+}
+
+fn all_updates(doc: &LoroDoc) -> Vec<u8> {
+    doc.export(ExportMode::all_updates()).expect("export")
 }
 
 impl SimReplica for LoroDoc {
@@ -45,18 +50,21 @@ impl SimReplica for LoroDoc {
     }
 
     fn hand_to(&mut self, agent: usize) {
-        self.set_peer_id(agent as u64 + 1).expect("no pending transaction");
+        self.set_peer_id(agent as u64 + 1)
+            .expect("no pending transaction");
     }
 
     fn apply(&mut self, updates: &[&Vec<u8>]) {
         let updates: Vec<Vec<u8>> = updates.iter().map(|&u| u.clone()).collect();
-        self.import_batch(&updates).expect("loro imports its own updates");
+        self.import_batch(&updates)
+            .expect("loro imports its own updates");
     }
 
     fn edit(&mut self, patches: &[Patch]) -> Vec<u8> {
         let before = self.oplog_vv();
         apply_patches(self, &self.get_text(TEXT), patches);
-        self.export(ExportMode::updates(&before)).expect("export updates")
+        self.export(ExportMode::updates(&before))
+            .expect("export updates")
     }
 }
 
@@ -79,8 +87,8 @@ impl Peer for Loro {
     }
 
     /// All the updates (the history, without a snapshot of the state).
-    fn history(doc: &mut LoroDoc) -> Option<Vec<u8>> {
-        Some(doc.export(ExportMode::all_updates()).expect("export"))
+    fn history(doc: &mut LoroDoc, _: &Trace) -> Option<Vec<u8>> {
+        Some(all_updates(doc))
     }
 
     fn merge(history: Vec<u8>) -> LoroDoc {
@@ -90,7 +98,7 @@ impl Peer for Loro {
     }
 
     fn encoded_size(doc: &mut LoroDoc) -> Option<usize> {
-        Self::history(doc).map(|h| h.len())
+        Some(all_updates(doc).len())
     }
 
     fn text(doc: &LoroDoc) -> String {

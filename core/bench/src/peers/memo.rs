@@ -23,10 +23,13 @@ impl Peer for Memo {
     }
 
     fn replay_concurrent(trace: &Trace) -> Option<TextDoc> {
-        memo_traces::replay_concurrent(trace).docs.into_iter().next()
+        memo_traces::replay_concurrent(trace)
+            .docs
+            .into_iter()
+            .next()
     }
 
-    fn history(doc: &mut TextDoc) -> Option<Vec<TextOp>> {
+    fn history(doc: &mut TextDoc, _: &Trace) -> Option<Vec<TextOp>> {
         Some(doc.ops_since(&VersionVector::new()))
     }
 
