@@ -57,10 +57,7 @@ impl<O> Pending<O> {
         if self.range.seq > applied {
             return Some((self.range.replica, self.range.seq - 1));
         }
-        self.dependencies
-            .iter()
-            .find(|d| !seen.contains_range(d))
-            .map(|d| (d.replica, d.end() - 1))
+        self.dependencies.iter().find(|d| !seen.contains_range(d)).map(|d| (d.replica, d.end() - 1))
     }
 }
 
@@ -69,12 +66,7 @@ impl<O: CausalOp> CausalBuffer<O> {
     pub const DEFAULT_LIMIT: usize = 100_000;
 
     pub fn new(limit: usize) -> Self {
-        Self {
-            pending: HashMap::new(),
-            blocked_on: BTreeMap::new(),
-            woken: Vec::new(),
-            limit,
-        }
+        Self { pending: HashMap::new(), blocked_on: BTreeMap::new(), woken: Vec::new(), limit }
     }
 
     /// Changes the bound; operations already waiting stay.
@@ -99,16 +91,9 @@ impl<O: CausalOp> CausalBuffer<O> {
             return Ok(());
         }
         if self.pending.len() >= self.limit {
-            return Err(BufferFull {
-                limit: self.limit,
-                range,
-            });
+            return Err(BufferFull { limit: self.limit, range });
         }
-        let pending = Pending {
-            dependencies: op.dependencies(),
-            op,
-            range,
-        };
+        let pending = Pending { dependencies: op.dependencies(), op, range };
         self.file(key, &pending, seen);
         self.pending.insert(key, pending);
         Ok(())
@@ -128,11 +113,7 @@ impl<O: CausalOp> CausalBuffer<O> {
             return;
         }
         let units = (range.replica, range.seq)..(range.replica, range.end());
-        let keys: Vec<_> = self
-            .blocked_on
-            .range(units)
-            .map(|(unit, _)| *unit)
-            .collect();
+        let keys: Vec<_> = self.blocked_on.range(units).map(|(unit, _)| *unit).collect();
         for unit in keys {
             let waiters = self.blocked_on.remove(&unit).unwrap_or_default();
             self.woken.extend(waiters);
@@ -165,20 +146,13 @@ impl<O: CausalOp> CausalBuffer<O> {
             .pending
             .values()
             .map(|p| {
-                let mut missing: Vec<IdRange> = p
-                    .dependencies
-                    .iter()
-                    .filter(|d| !seen.contains_range(d))
-                    .copied()
-                    .collect();
+                let mut missing: Vec<IdRange> =
+                    p.dependencies.iter().filter(|d| !seen.contains_range(d)).copied().collect();
                 let next = seen.get(p.range.replica);
                 if p.range.seq > next {
                     missing.push(IdRange::new(p.range.replica, next, p.range.seq - next));
                 }
-                Waiting {
-                    range: p.range,
-                    missing,
-                }
+                Waiting { range: p.range, missing }
             })
             .collect();
         waiting.sort_by_key(|w| (w.range.replica, w.range.seq));

@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 pub enum DecodeError {
     #[error("malformed operation encoding: {0}")]
     Malformed(String),
-    #[error(
-        "history uses format version {0}; this Memo reads version {HISTORY_VERSION}: upgrade Memo"
-    )]
+    #[error("history uses format version {0}; this Memo reads version {HISTORY_VERSION}: upgrade Memo")]
     UnsupportedVersion(u8),
     #[error("decompressed history would exceed {0} bytes")]
     TooLarge(usize),
@@ -69,19 +67,15 @@ enum Ref {
         replica: [u8; 16],
         seq: u64,
     },
+    /// The character right after the left origin in its author's sequence
+    /// (typing into the middle of a run). Only for right origins.
+    AfterLeft,
 }
 
 #[derive(Serialize, Deserialize)]
 enum RangeRef {
-    Own {
-        back: u64,
-        len: u64,
-    },
-    Other {
-        replica: [u8; 16],
-        seq: u64,
-        len: u64,
-    },
+    Own { back: u64, len: u64 },
+    Other { replica: [u8; 16], seq: u64, len: u64 },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -106,13 +100,8 @@ fn to_ref(op: &OpId, id: Option<OpId>) -> Ref {
     match id {
         None => Ref::None,
         Some(id) if id.replica == op.replica && id.seq + 1 == op.seq => Ref::Previous,
-        Some(id) if id.replica == op.replica && id.seq < op.seq => Ref::Own {
-            back: op.seq - id.seq,
-        },
-        Some(id) => Ref::Other {
-            replica: *id.replica.as_bytes(),
-            seq: id.seq,
-        },
+        Some(id) if id.replica == op.replica && id.seq < op.seq => Ref::Own { back: op.seq - id.seq },
+        Some(id) => Ref::Other { replica: *id.replica.as_bytes(), seq: id.seq },
     }
 }
 
@@ -121,12 +110,11 @@ fn from_ref(op: &OpId, r: Ref) -> Result<Option<OpId>, DecodeError> {
         op.seq
             .checked_sub(back)
             .map(|seq| Some(OpId::new(op.replica, seq)))
-            .ok_or_else(|| {
-                DecodeError::Malformed("reference before the author's first unit".into())
-            })
+            .ok_or_else(|| DecodeError::Malformed("reference before the author's first unit".into()))
     };
     match r {
         Ref::None => Ok(None),
+        Ref::AfterLeft => Err(DecodeError::Malformed("AfterLeft as a left origin".into())),
         Ref::Previous => own(1),
         Ref::Own { back } => own(back),
         Ref::Other { replica, seq } => Ok(Some(OpId::new(ReplicaId::from_bytes(replica), seq))),
@@ -137,15 +125,8 @@ fn to_range_refs(op: &OpId, ranges: &[IdRange]) -> Vec<RangeRef> {
     ranges
         .iter()
         .map(|r| match r.replica == op.replica && r.seq < op.seq {
-            true => RangeRef::Own {
-                back: op.seq - r.seq,
-                len: r.len,
-            },
-            false => RangeRef::Other {
-                replica: *r.replica.as_bytes(),
-                seq: r.seq,
-                len: r.len,
-            },
+            true => RangeRef::Own { back: op.seq - r.seq, len: r.len },
+            false => RangeRef::Other { replica: *r.replica.as_bytes(), seq: r.seq, len: r.len },
         })
         .collect()
 }
@@ -157,12 +138,8 @@ fn from_range_refs(op: &OpId, refs: Vec<RangeRef>) -> Result<Vec<IdRange>, Decod
                 .seq
                 .checked_sub(back)
                 .map(|seq| IdRange::new(op.replica, seq, len))
-                .ok_or_else(|| {
-                    DecodeError::Malformed("range before the author's first unit".into())
-                }),
-            RangeRef::Other { replica, seq, len } => {
-                Ok(IdRange::new(ReplicaId::from_bytes(replica), seq, len))
-            }
+                .ok_or_else(|| DecodeError::Malformed("range before the author's first unit".into())),
+            RangeRef::Other { replica, seq, len } => Ok(IdRange::new(ReplicaId::from_bytes(replica), seq, len)),
         })
         .collect()
 }
@@ -172,24 +149,18 @@ pub fn encode_op(op: &TextOp) -> Vec<u8> {
     let id = &op.id;
     let (kind, body) = match &op.kind {
         TextOpKind::Insert { left, right, text } => {
-            let body = InsertBody {
-                left: to_ref(id, *left),
-                right: to_ref(id, *right),
-                text,
+            let right = match (left, right) {
+                (Some(l), Some(r)) if r.replica == l.replica && r.seq == l.seq + 1 => Ref::AfterLeft,
+                _ => to_ref(id, *right),
             };
+            let body = InsertBody { left: to_ref(id, *left), right, text };
             (KIND_INSERT, postcard::to_allocvec(&body))
         }
-        TextOpKind::Delete { targets } => (
-            KIND_DELETE,
-            postcard::to_allocvec(&DeleteBody {
-                targets: to_range_refs(id, targets),
-            }),
-        ),
+        TextOpKind::Delete { targets } => {
+            (KIND_DELETE, postcard::to_allocvec(&DeleteBody { targets: to_range_refs(id, targets) }))
+        }
         TextOpKind::Undo { edits, undone } => {
-            let body = UndoBody {
-                edits: to_range_refs(id, edits),
-                undone: *undone,
-            };
+            let body = UndoBody { edits: to_range_refs(id, edits), undone: *undone };
             (KIND_UNDO, postcard::to_allocvec(&body))
         }
         TextOpKind::Opaque { kind, body, .. } => (*kind, Ok(body.clone())),
@@ -212,52 +183,35 @@ pub fn encode_op(op: &TextOp) -> Vec<u8> {
 pub fn decode_op(bytes: &[u8]) -> Result<TextOp, DecodeError> {
     let (header, rest): (Header<'_>, _) = postcard::take_from_bytes(bytes)?;
     if !rest.is_empty() {
-        return Err(DecodeError::Malformed(format!(
-            "{} trailing bytes",
-            rest.len()
-        )));
+        return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
     }
     let id = OpId::new(ReplicaId::from_bytes(header.replica), header.seq);
     let kind = match header.kind {
         KIND_INSERT => {
             let body: InsertBody<'_> = postcard::from_bytes(header.body)?;
-            let (left, right) = (from_ref(&id, body.left)?, from_ref(&id, body.right)?);
-            TextOpKind::Insert {
-                left,
-                right,
-                text: body.text.to_owned(),
-            }
+            let left = from_ref(&id, body.left)?;
+            let right = match (body.right, left) {
+                (Ref::AfterLeft, Some(l)) => Some(OpId::new(l.replica, l.seq.saturating_add(1))),
+                (Ref::AfterLeft, None) => {
+                    return Err(DecodeError::Malformed("right origin after no left origin".into()))
+                }
+                (right, _) => from_ref(&id, right)?,
+            };
+            TextOpKind::Insert { left, right, text: body.text.to_owned() }
         }
         KIND_DELETE => {
             let body: DeleteBody = postcard::from_bytes(header.body)?;
-            TextOpKind::Delete {
-                targets: from_range_refs(&id, body.targets)?,
-            }
+            TextOpKind::Delete { targets: from_range_refs(&id, body.targets)? }
         }
         KIND_UNDO => {
             let body: UndoBody = postcard::from_bytes(header.body)?;
-            TextOpKind::Undo {
-                edits: from_range_refs(&id, body.edits)?,
-                undone: body.undone,
-            }
+            TextOpKind::Undo { edits: from_range_refs(&id, body.edits)?, undone: body.undone }
         }
-        kind => TextOpKind::Opaque {
-            kind,
-            units: header.units,
-            body: header.body.to_vec(),
-        },
+        kind => TextOpKind::Opaque { kind, units: header.units, body: header.body.to_vec() },
     };
-    let op = TextOp {
-        id,
-        lamport: header.seq.wrapping_add(header.lamport_delta as u64),
-        kind,
-    };
+    let op = TextOp { id, lamport: header.seq.wrapping_add(header.lamport_delta as u64), kind };
     if op.units() != header.units {
-        return Err(DecodeError::Malformed(format!(
-            "header says {} units, body has {}",
-            header.units,
-            op.units()
-        )));
+        return Err(DecodeError::Malformed(format!("header says {} units, body has {}", header.units, op.units())));
     }
     Ok(op)
 }
@@ -304,14 +258,13 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
         w.meta.uint(units);
         next_seq[r as usize] = op.id.seq + units;
         expected_lamport = op.lamport + units;
-        let mut reference =
-            |w: &mut ColumnWriter, id: Option<OpId>, replicas: &mut Vec<ReplicaId>| match id {
-                None => w.meta.uint(0),
-                Some(id) => {
-                    w.meta.uint(intern(id.replica, replicas) + 1);
-                    w.meta.int(id.seq as i64 - op.id.seq as i64);
-                }
-            };
+        let mut reference = |w: &mut ColumnWriter, id: Option<OpId>, replicas: &mut Vec<ReplicaId>| match id {
+            None => w.meta.uint(0),
+            Some(id) => {
+                w.meta.uint(intern(id.replica, replicas) + 1);
+                w.meta.int(id.seq as i64 - op.id.seq as i64);
+            }
+        };
         match &op.kind {
             TextOpKind::Insert { left, right, text } => {
                 reference(&mut w, *left, &mut replicas);
@@ -357,48 +310,28 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
 /// Decodes what [`encode_history`] made.
 pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
     let malformed = |what: &str| DecodeError::Malformed(what.to_owned());
-    let rest = bytes
-        .strip_prefix(HISTORY_MAGIC)
-        .ok_or_else(|| malformed("not a Memo history"))?;
+    let rest = bytes.strip_prefix(HISTORY_MAGIC).ok_or_else(|| malformed("not a Memo history"))?;
     let (&version, compressed) = rest.split_first().ok_or_else(|| malformed("truncated"))?;
     if version != HISTORY_VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
-    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(compressed, MAX_HISTORY_BYTES)
-        .map_err(|e| match e.status {
-            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
-                DecodeError::TooLarge(MAX_HISTORY_BYTES)
-            }
-            _ => malformed("corrupt compressed data"),
-        })?;
+    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(compressed, MAX_HISTORY_BYTES).map_err(|e| match e
+        .status
+    {
+        miniz_oxide::inflate::TINFLStatus::HasMoreOutput => DecodeError::TooLarge(MAX_HISTORY_BYTES),
+        _ => malformed("corrupt compressed data"),
+    })?;
     let mut r = Reader { bytes: &raw, at: 0 };
     let replica_count = r.uint()? as usize;
     let op_count = r.uint()? as usize;
     let meta_len = r.uint()? as usize;
     let replicas: Vec<ReplicaId> = (0..replica_count)
-        .map(|_| {
-            r.take(16)
-                .map(|b| ReplicaId::from_bytes(b.try_into().expect("16 bytes")))
-        })
+        .map(|_| r.take(16).map(|b| ReplicaId::from_bytes(b.try_into().expect("16 bytes"))))
         .collect::<Result<_, _>>()?;
-    let meta_end =
-        r.at.checked_add(meta_len)
-            .filter(|&e| e <= raw.len())
-            .ok_or_else(|| malformed("truncated"))?;
-    let mut text = Reader {
-        bytes: &raw[meta_end..],
-        at: 0,
-    };
-    let mut m = Reader {
-        bytes: &raw[..meta_end],
-        at: r.at,
-    };
-    let replica = |i: u64| {
-        replicas
-            .get(i as usize)
-            .copied()
-            .ok_or_else(|| malformed("unknown replica index"))
-    };
+    let meta_end = r.at.checked_add(meta_len).filter(|&e| e <= raw.len()).ok_or_else(|| malformed("truncated"))?;
+    let mut text = Reader { bytes: &raw[meta_end..], at: 0 };
+    let mut m = Reader { bytes: &raw[..meta_end], at: r.at };
+    let replica = |i: u64| replicas.get(i as usize).copied().ok_or_else(|| malformed("unknown replica index"));
     let mut next_seq = vec![0u64; replicas.len()];
     let mut expected_lamport = 0u64;
     let mut prev_target = 0u64;
@@ -407,21 +340,15 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
         let kind = u32::try_from(m.uint()?).map_err(|_| malformed("kind"))?;
         let r_index = m.uint()?;
         let author = replica(r_index)?;
-        let seq = next_seq[r_index as usize]
-            .checked_add_signed(m.int()?)
-            .ok_or_else(|| malformed("seq"))?;
-        let lamport = expected_lamport
-            .checked_add_signed(m.int()?)
-            .ok_or_else(|| malformed("lamport"))?;
+        let seq = next_seq[r_index as usize].checked_add_signed(m.int()?).ok_or_else(|| malformed("seq"))?;
+        let lamport = expected_lamport.checked_add_signed(m.int()?).ok_or_else(|| malformed("lamport"))?;
         let units = m.uint()?;
         let id = OpId::new(author, seq);
         let reference = |m: &mut Reader<'_>| -> Result<Option<OpId>, DecodeError> {
             match m.uint()? {
                 0 => Ok(None),
                 i => {
-                    let seq = seq
-                        .checked_add_signed(m.int()?)
-                        .ok_or_else(|| malformed("reference"))?;
+                    let seq = seq.checked_add_signed(m.int()?).ok_or_else(|| malformed("reference"))?;
                     Ok(Some(OpId::new(replica(i - 1)?, seq)))
                 }
             }
@@ -431,55 +358,35 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
                 let (left, right) = (reference(&mut m)?, reference(&mut m)?);
                 let len = m.uint()? as usize;
                 let bytes = text.take(len)?;
-                let text =
-                    std::str::from_utf8(bytes).map_err(|_| malformed("text is not UTF-8"))?;
-                TextOpKind::Insert {
-                    left,
-                    right,
-                    text: text.to_owned(),
-                }
+                let text = std::str::from_utf8(bytes).map_err(|_| malformed("text is not UTF-8"))?;
+                TextOpKind::Insert { left, right, text: text.to_owned() }
             }
             KIND_DELETE | KIND_UNDO => {
                 let count = m.uint()? as usize;
                 let mut ranges = Vec::with_capacity(count.min(1 << 16));
                 for _ in 0..count {
                     let r = replica(m.uint()?)?;
-                    let seq = prev_target
-                        .checked_add_signed(m.int()?)
-                        .ok_or_else(|| malformed("range"))?;
+                    let seq = prev_target.checked_add_signed(m.int()?).ok_or_else(|| malformed("range"))?;
                     let len = m.uint()?;
                     prev_target = seq.checked_add(len).ok_or_else(|| malformed("range"))?;
                     ranges.push(IdRange::new(r, seq, len));
                 }
                 match kind {
                     KIND_DELETE => TextOpKind::Delete { targets: ranges },
-                    _ => TextOpKind::Undo {
-                        edits: ranges,
-                        undone: m.uint()? != 0,
-                    },
+                    _ => TextOpKind::Undo { edits: ranges, undone: m.uint()? != 0 },
                 }
             }
             kind => {
                 let len = m.uint()? as usize;
-                TextOpKind::Opaque {
-                    kind,
-                    units,
-                    body: text.take(len)?.to_vec(),
-                }
+                TextOpKind::Opaque { kind, units, body: text.take(len)?.to_vec() }
             }
         };
-        let op = TextOp {
-            id,
-            lamport,
-            kind: op_kind,
-        };
+        let op = TextOp { id, lamport, kind: op_kind };
         if op.units() != units {
             return Err(malformed("units do not match the operation"));
         }
         next_seq[r_index as usize] = seq.checked_add(units).ok_or_else(|| malformed("seq"))?;
-        expected_lamport = lamport
-            .checked_add(units)
-            .ok_or_else(|| malformed("lamport"))?;
+        expected_lamport = lamport.checked_add(units).ok_or_else(|| malformed("lamport"))?;
         ops.push(op);
     }
     Ok(ops)
@@ -518,10 +425,7 @@ impl<'a> Reader<'a> {
     fn uint(&mut self) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let byte = *self
-                .bytes
-                .get(self.at)
-                .ok_or_else(|| DecodeError::Malformed("truncated".into()))?;
+            let byte = *self.bytes.get(self.at).ok_or_else(|| DecodeError::Malformed("truncated".into()))?;
             self.at += 1;
             v |= ((byte & 0x7f) as u64) << shift;
             if byte & 0x80 == 0 {

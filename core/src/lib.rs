@@ -65,7 +65,5 @@ pub mod version;
 pub use causal::{BufferFull, Waiting};
 pub use encoding::DecodeError;
 pub use id::{IdRange, Lamport, OpId, ReplicaId, Seq};
-pub use text::{
-    Anchor, ApplyError, Bias, HistoryError, TextChange, TextDoc, TextError, TextOp, TextOpKind,
-};
+pub use text::{Anchor, ApplyError, Bias, HistoryError, TextChange, TextDoc, TextError, TextOp, TextOpKind};
 pub use version::VersionVector;

@@ -14,6 +14,8 @@ mod list;
 mod log;
 pub mod offsets;
 mod op;
+#[cfg(test)]
+mod tests;
 mod undo;
 
 pub use op::{InvalidOp, TextOp, TextOpKind};
@@ -217,15 +219,7 @@ impl TextDoc {
         let id = Id::new(self.me, self.next_seq);
         let units = text.chars().count() as u64;
         let content = self.push_content(text);
-        let run = Run {
-            id,
-            len: units as u32,
-            left,
-            right,
-            content: content.0,
-            deletes: 0,
-            undone: false,
-        };
+        let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
         self.list.insert_before(at, run);
         let op = TextOp {
             id: OpId::new(self.replica, id.seq),
@@ -236,16 +230,7 @@ impl TextDoc {
                 text: text.to_owned(),
             },
         };
-        self.log.push(Entry {
-            id,
-            lamport: self.clock,
-            units,
-            kind: EntryKind::Insert {
-                left,
-                right,
-                content,
-            },
-        });
+        self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
         self.record_local(units);
         Ok(op)
     }
@@ -276,12 +261,7 @@ impl TextDoc {
     }
 
     /// Replaces `start..end` with `text`: one edit (undone as one).
-    pub fn replace(
-        &mut self,
-        start: usize,
-        end: usize,
-        text: &str,
-    ) -> Result<Vec<TextOp>, TextError> {
+    pub fn replace(&mut self, start: usize, end: usize, text: &str) -> Result<Vec<TextOp>, TextError> {
         self.check_pos(end)?;
         let first = self.next_seq;
         let mut ops: Vec<TextOp> = self.delete(start, end)?.into_iter().collect();
@@ -291,80 +271,68 @@ impl TextDoc {
         if ops.len() == 2 {
             // Two local edits recorded; make them one undo step.
             self.undo_stack.truncate(self.undo_stack.len() - 2);
-            self.undo_stack
-                .push(IdRange::new(self.replica, first, self.next_seq - first));
+            self.undo_stack.push(IdRange::new(self.replica, first, self.next_seq - first));
         }
         Ok(ops)
     }
 
     /// Undoes the given edits (ranges of units, e.g. [`TextOp::range`]).
-    pub fn undo(&mut self, edits: &[IdRange]) -> Result<TextOp, TextError> {
+    /// Returns the operation to send and the changes of the visible text.
+    pub fn undo(&mut self, edits: &[IdRange]) -> Result<(TextOp, Vec<TextChange>), TextError> {
         self.set_undone(edits, true)
     }
 
     /// Redoes edits that were undone.
-    pub fn redo(&mut self, edits: &[IdRange]) -> Result<TextOp, TextError> {
+    pub fn redo(&mut self, edits: &[IdRange]) -> Result<(TextOp, Vec<TextChange>), TextError> {
         self.set_undone(edits, false)
     }
 
     /// Undoes this replica's most recent edit not yet undone.
-    pub fn undo_last(&mut self) -> Option<TextOp> {
+    pub fn undo_last(&mut self) -> Option<(TextOp, Vec<TextChange>)> {
         let edit = self.undo_stack.pop()?;
-        let op = self.set_undone(&[edit], true).ok()?;
+        let undone = self.set_undone(&[edit], true).ok()?;
         self.redo_stack.push(edit);
-        Some(op)
+        Some(undone)
     }
 
     /// Redoes the edit most recently undone by `undo_last`.
-    pub fn redo_last(&mut self) -> Option<TextOp> {
+    pub fn redo_last(&mut self) -> Option<(TextOp, Vec<TextChange>)> {
         let edit = self.redo_stack.pop()?;
-        let op = self.set_undone(&[edit], false).ok()?;
+        let redone = self.set_undone(&[edit], false).ok()?;
         self.undo_stack.push(edit);
-        Some(op)
+        Some(redone)
     }
 
-    fn set_undone(&mut self, edits: &[IdRange], undone: bool) -> Result<TextOp, TextError> {
-        if let Some(unknown) = edits
-            .iter()
-            .find(|e| e.len == 0 || !self.version.contains_range(e))
-        {
+    fn set_undone(&mut self, edits: &[IdRange], undone: bool) -> Result<(TextOp, Vec<TextChange>), TextError> {
+        if let Some(unknown) = edits.iter().find(|e| e.len == 0 || !self.version.contains_range(e)) {
             return Err(TextError::UnknownEdit(*unknown));
         }
         let op = TextOp {
             id: OpId::new(self.replica, self.next_seq),
             lamport: self.clock,
-            kind: TextOpKind::Undo {
-                edits: edits.to_vec(),
-                undone,
-            },
+            kind: TextOpKind::Undo { edits: edits.to_vec(), undone },
         };
-        self.integrate(op.clone(), &mut Vec::new())
-            .expect("a local undo is valid");
-        Ok(op)
+        let mut changes = Vec::new();
+        self.integrate(op.clone(), &mut changes).expect("a local undo is valid");
+        Ok((op, changes))
     }
 
     fn check_pos(&self, pos: usize) -> Result<(), TextError> {
         match pos <= self.len() {
             true => Ok(()),
-            false => Err(TextError::OutOfRange {
-                pos,
-                len: self.len(),
-            }),
+            false => Err(TextError::OutOfRange { pos, len: self.len() }),
         }
     }
 
     fn apply_local(&mut self, op: TextOp) {
         let units = op.units();
-        self.integrate(op, &mut Vec::new())
-            .expect("a local operation is valid");
-        self.undo_stack
-            .push(IdRange::new(self.replica, self.next_seq - units, units));
+        self.integrate(op, &mut Vec::new()).expect("a local operation is valid");
+        self.undo_stack.push(IdRange::new(self.replica, self.next_seq - units, units));
         self.redo_stack.clear();
     }
 
     fn record_local(&mut self, units: u64) {
-        self.undo_stack
-            .push(IdRange::new(self.replica, self.next_seq, units));
+        self.undo_stack.push(IdRange::new(self.replica, self.next_seq, units));
         self.redo_stack.clear();
         self.next_seq += units;
         self.clock += units;
@@ -381,17 +349,22 @@ impl TextDoc {
     /// exact changes of the visible text, from this operation and from every
     /// waiting one it made ready.
     pub fn apply(&mut self, op: TextOp) -> Result<Vec<TextChange>, ApplyError> {
-        op.validate().map_err(|reason| ApplyError::Invalid {
-            range: op.range(),
-            reason,
-        })?;
+        op.validate().map_err(|reason| ApplyError::Invalid { range: op.range(), reason })?;
         let mut changes = Vec::new();
         if self.version.contains_range(&op.range()) {
             return Ok(changes);
         }
-        self.pending.insert(op, &self.version)?;
+        let ready = op.id.seq <= self.version.get(op.id.replica)
+            && op.dependencies().iter().all(|d| self.version.contains_range(d));
+        let mut next = match ready {
+            true => Some(op),
+            false => {
+                self.pending.insert(op, &self.version)?;
+                self.pending.take_ready(&self.version)
+            }
+        };
         let mut first_error = None;
-        while let Some(op) = self.pending.take_ready(&self.version) {
+        while let Some(op) = next {
             let range = op.range();
             match self.integrate(op, &mut changes) {
                 Ok(()) => self.pending.applied(range),
@@ -399,6 +372,7 @@ impl TextDoc {
                     first_error.get_or_insert(ApplyError::Invalid { range, reason });
                 }
             }
+            next = self.pending.take_ready(&self.version);
         }
         match first_error {
             Some(error) if changes.is_empty() => Err(error),
@@ -413,11 +387,7 @@ impl TextDoc {
 
     /// Applies a causally ready operation (its author's earlier units and
     /// its dependencies are applied here), trimming units already applied.
-    fn integrate(
-        &mut self,
-        mut op: TextOp,
-        changes: &mut Vec<TextChange>,
-    ) -> Result<(), InvalidOp> {
+    fn integrate(&mut self, mut op: TextOp, changes: &mut Vec<TextChange>) -> Result<(), InvalidOp> {
         let applied = self.version.get(op.id.replica);
         debug_assert!(op.id.seq <= applied && op.range().end() > applied);
         op.trim_front(applied - op.id.seq);
@@ -430,32 +400,15 @@ impl TextDoc {
                 let (left, right) = (self.local_id(left)?, self.local_id(right)?);
                 let at = self.integration_point(left, right, op.id.replica)?;
                 let content = self.push_content(&text);
-                let run = Run {
-                    id,
-                    len: units as u32,
-                    left,
-                    right,
-                    content: content.0,
-                    deletes: 0,
-                    undone: false,
-                };
+                let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
                 let key = self.list.insert_before(at, run);
-                changes.push(TextChange {
-                    pos: self.list.visible_before(key),
-                    delete: 0,
-                    insert: text,
-                });
-                EntryKind::Insert {
-                    left,
-                    right,
-                    content,
-                }
+                changes.push(TextChange { pos: self.list.visible_before(key), delete: 0, insert: text });
+                EntryKind::Insert { left, right, content }
             }
             TextOpKind::Delete { targets } => {
                 let targets = self.local_ranges(&targets, true)?;
                 for &(target, len) in &targets {
-                    self.list
-                        .update(target, len, |run| run.deletes += 1, &mut shown);
+                    self.list.update(target, len, |run| run.deletes += 1, &mut shown);
                 }
                 EntryKind::Delete { targets }
             }
@@ -472,12 +425,7 @@ impl TextDoc {
             TextOpKind::Opaque { kind, body, .. } => EntryKind::Opaque { kind, body },
         };
         self.changes_from(shown, changes);
-        self.log.push(Entry {
-            id,
-            lamport: op.lamport,
-            units,
-            kind,
-        });
+        self.log.push(Entry { id, lamport: op.lamport, units, kind });
         self.version.set(op.id.replica, op.id.seq + units);
         if replica == self.me {
             self.next_seq = op.id.seq + units;
@@ -495,9 +443,7 @@ impl TextDoc {
             let from = at.seq - entry.id.seq;
             let take = (entry.units - from).min(end - at.seq);
             match &entry.kind {
-                EntryKind::Insert { .. } => {
-                    self.list.update(at, take, |run| run.undone = undone, shown)
-                }
+                EntryKind::Insert { .. } => self.list.update(at, take, |run| run.undone = undone, shown),
                 EntryKind::Delete { targets } => {
                     for (target, n) in log::slice_ranges(targets, from, take) {
                         match undone {
@@ -515,19 +461,10 @@ impl TextDoc {
 
     fn changes_from(&self, shown: Vec<Visibility>, changes: &mut Vec<TextChange>) {
         changes.extend(shown.into_iter().map(|v| match v {
-            Visibility::Hidden { pos, len } => TextChange {
-                pos,
-                delete: len,
-                insert: String::new(),
-            },
-            Visibility::Shown {
-                pos,
-                content: (start, end),
-            } => TextChange {
-                pos,
-                delete: 0,
-                insert: self.list.content((start, end)).to_owned(),
-            },
+            Visibility::Hidden { pos, len } => TextChange { pos, delete: len, insert: String::new() },
+            Visibility::Shown { pos, content: (start, end) } => {
+                TextChange { pos, delete: 0, insert: self.list.content((start, end)).to_owned() }
+            }
         }));
     }
 
@@ -542,19 +479,12 @@ impl TextDoc {
         right: Option<Id>,
         author: ReplicaId,
     ) -> Result<Option<Key>, InvalidOp> {
-        let key_of = |id: Id| {
-            self.list
-                .key_of(id)
-                .ok_or(InvalidOp::NotACharacter(self.op_id(id)))
-        };
+        let key_of = |id: Id| self.list.key_of(id).ok_or(InvalidOp::NotACharacter(self.op_id(id)));
         let left_key = left.map(key_of).transpose()?;
         let right_key = right.map(key_of).transpose()?;
         if let (Some(l), Some(r), Some(left), Some(right)) = (left_key, right_key, left, right) {
             if l >= r {
-                return Err(InvalidOp::OriginsOutOfOrder {
-                    left: self.op_id(left),
-                    right: self.op_id(right),
-                });
+                return Err(InvalidOp::OriginsOutOfOrder { left: self.op_id(left), right: self.op_id(right) });
             }
         }
         let mut cursor = match left_key {
@@ -572,14 +502,10 @@ impl TextDoc {
             }
             let run = self.list.run_at(key);
             let other_left = match key.off {
-                0 => run
-                    .left
-                    .map(|id| self.list.key_of(id).expect("origin applied")),
+                0 => run.left.map(|id| self.list.key_of(id).expect("origin applied")),
                 _ => Some(key.prev()),
             };
-            let other_right = run
-                .right
-                .map(|id| self.list.key_of(id).expect("origin applied"));
+            let other_right = run.right.map(|id| self.list.key_of(id).expect("origin applied"));
             match ItemList::cmp_left(other_left, left_key) {
                 Ordering::Less => break,
                 Ordering::Equal => match ItemList::cmp_right(other_right, right_key) {
@@ -613,10 +539,7 @@ impl TextDoc {
             Bias::Right if pos < self.len() => Some(self.list.visible_key(pos)),
             _ => None,
         };
-        Ok(Anchor {
-            char: char.map(|key| self.op_id(self.list.id_at(key))),
-            bias,
-        })
+        Ok(Anchor { char: char.map(|key| self.op_id(self.list.id_at(key))), bias })
     }
 
     /// Where `anchor` stands now; `None` if its character is unknown here.
@@ -638,10 +561,7 @@ impl TextDoc {
     pub fn text_at(&self, version: &VersionVector) -> String {
         let mut past = TextDoc::new(self.replica);
         for op in self.ops_since(&VersionVector::new()) {
-            let included = version
-                .get(op.id.replica)
-                .saturating_sub(op.id.seq)
-                .min(op.units());
+            let included = version.get(op.id.replica).saturating_sub(op.id.seq).min(op.units());
             if included > 0 {
                 let mut op = op;
                 op.truncate(included);
@@ -671,38 +591,19 @@ impl TextDoc {
     fn op_of(&self, entry: &Entry) -> TextOp {
         let opt = |id: &Option<Id>| id.map(|id| self.op_id(id));
         let ranges = |r: &[(Id, u64)]| {
-            r.iter()
-                .map(|&(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len))
-                .collect()
+            r.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len)).collect()
         };
         let kind = match &entry.kind {
-            EntryKind::Insert {
-                left,
-                right,
-                content,
-            } => TextOpKind::Insert {
-                left: opt(left),
-                right: opt(right),
-                text: self.list.content(*content).to_owned(),
-            },
-            EntryKind::Delete { targets } => TextOpKind::Delete {
-                targets: ranges(targets),
-            },
-            EntryKind::Undo { edits, undone } => TextOpKind::Undo {
-                edits: ranges(edits),
-                undone: *undone,
-            },
-            EntryKind::Opaque { kind, body } => TextOpKind::Opaque {
-                kind: *kind,
-                units: entry.units,
-                body: body.clone(),
-            },
+            EntryKind::Insert { left, right, content } => {
+                TextOpKind::Insert { left: opt(left), right: opt(right), text: self.list.content(*content).to_owned() }
+            }
+            EntryKind::Delete { targets } => TextOpKind::Delete { targets: ranges(targets) },
+            EntryKind::Undo { edits, undone } => TextOpKind::Undo { edits: ranges(edits), undone: *undone },
+            EntryKind::Opaque { kind, body } => {
+                TextOpKind::Opaque { kind: *kind, units: entry.units, body: body.clone() }
+            }
         };
-        TextOp {
-            id: self.op_id(entry.id),
-            lamport: entry.lamport,
-            kind,
-        }
+        TextOp { id: self.op_id(entry.id), lamport: entry.lamport, kind }
     }
 
     /// The whole history, compactly encoded (see [`crate::encoding`]).
@@ -730,10 +631,7 @@ impl TextDoc {
     /// replica is known).
     fn local_id(&self, id: Option<OpId>) -> Result<Option<Id>, InvalidOp> {
         let Some(id) = id else { return Ok(None) };
-        let replica = self
-            .replicas
-            .get(id.replica)
-            .ok_or(InvalidOp::NotACharacter(id))?;
+        let replica = self.replicas.get(id.replica).ok_or(InvalidOp::NotACharacter(id))?;
         Ok(Some(Id::new(replica, id.seq)))
     }
 
@@ -755,16 +653,16 @@ impl TextDoc {
         let mut at = id;
         while at.seq < id.seq + len {
             match self.log.find(at) {
-                Some(
-                    entry @ Entry {
-                        kind: EntryKind::Insert { .. },
-                        ..
-                    },
-                ) => at = entry.id.plus(entry.units),
+                Some(entry @ Entry { kind: EntryKind::Insert { .. }, .. }) => at = entry.id.plus(entry.units),
                 _ => return false,
             }
         }
         true
+    }
+
+    #[cfg(test)]
+    fn check(&self) {
+        self.list.check();
     }
 
     fn push_content(&mut self, text: &str) -> (u32, u32) {

@@ -77,10 +77,7 @@ impl VersionVector {
 
     /// Does `self` include everything `other` includes?
     pub fn dominates(&self, other: &VersionVector) -> bool {
-        matches!(
-            self.partial_cmp(other),
-            Some(Ordering::Greater | Ordering::Equal)
-        )
+        matches!(self.partial_cmp(other), Some(Ordering::Greater | Ordering::Equal))
     }
 
     /// The ranges of units that `self` has and `other` lacks: exactly what a
@@ -142,10 +139,7 @@ mod tests {
         m.meet(&b);
         assert_eq!(m, [(r(1), 1)].into_iter().collect());
         assert!(a.contains(OpId::new(r(1), 2)) && !a.contains(OpId::new(r(1), 3)));
-        assert_eq!(
-            a.missing_from(&b),
-            vec![IdRange::new(r(1), 1, 2), IdRange::new(r(2), 0, 1)]
-        );
+        assert_eq!(a.missing_from(&b), vec![IdRange::new(r(1), 1, 2), IdRange::new(r(2), 0, 1)]);
         assert!(a.missing_from(&j).is_empty());
     }
 }

@@ -22,26 +22,17 @@ fn every_sequential_trace_replays_to_its_end_content() {
     }
     let mut names = memo_traces::list("sequential").unwrap();
     names.extend(memo_traces::list("sequential/ascii_only").unwrap());
-    assert!(
-        names.len() >= 8,
-        "expected the sequential traces, found {names:?}"
-    );
+    assert!(names.len() >= 8, "expected the sequential traces, found {names:?}");
     for name in names {
         let trace = load(&name).unwrap();
         let doc = replay_sequential(&trace);
-        assert!(
-            doc.text() == trace.end_content,
-            "{name}: replay differs from endContent"
-        );
+        assert!(doc.text() == trace.end_content, "{name}: replay differs from endContent");
         // A fresh replica that receives every operation has the same text.
         let mut remote = TextDoc::new(ReplicaId::from_u128(99));
         for op in doc.ops_since(&VersionVector::new()) {
             remote.apply(op).unwrap();
         }
-        assert!(
-            remote.text() == trace.end_content,
-            "{name}: remote merge differs"
-        );
+        assert!(remote.text() == trace.end_content, "{name}: remote merge differs");
     }
 }
 
@@ -52,11 +43,7 @@ fn concurrent_traces_converge_to_end_content() {
     }
     // These three have no concurrent inserts at one position, so every
     // correct list CRDT reaches their endContent exactly.
-    for name in [
-        "concurrent/friendsforever",
-        "concurrent/clownschool",
-        "concurrent/egwalker-A1-node_nodecc",
-    ] {
+    for name in ["concurrent/friendsforever", "concurrent/clownschool", "concurrent/egwalker-A1-node_nodecc"] {
         let trace = load(name).unwrap();
         // Each catch-up batch is delivered reversed and rotated: the worst
         // order for a causal buffer (dependencies arrive last).
@@ -79,14 +66,8 @@ fn concurrent_traces_converge_to_end_content() {
         };
         for agent in agents {
             let doc = replay.converge(agent, &mut scramble);
-            assert!(
-                doc.text() == trace.end_content,
-                "{name}: agent {agent} differs from endContent"
-            );
-            assert!(
-                doc.waiting().is_empty(),
-                "{name}: agent {agent} has operations waiting"
-            );
+            assert!(doc.text() == trace.end_content, "{name}: agent {agent} differs from endContent");
+            assert!(doc.waiting().is_empty(), "{name}: agent {agent} has operations waiting");
         }
     }
 }

@@ -35,18 +35,12 @@ impl Id {
     }
 
     pub fn plus(self, n: u64) -> Self {
-        Self {
-            replica: self.replica,
-            seq: self.seq + n,
-        }
+        Self { replica: self.replica, seq: self.seq + n }
     }
 
     /// The id before this one in its replica's sequence (`seq > 0`).
     pub fn prev(self) -> Self {
-        Self {
-            replica: self.replica,
-            seq: self.seq - 1,
-        }
+        Self { replica: self.replica, seq: self.seq - 1 }
     }
 }
 
@@ -80,9 +74,7 @@ impl Run {
     }
 
     fn contains(&self, id: Id) -> bool {
-        id.replica == self.id.replica
-            && id.seq >= self.id.seq
-            && id.seq < self.id.seq + self.len as u64
+        id.replica == self.id.replica && id.seq >= self.id.seq && id.seq < self.id.seq + self.len as u64
     }
 
     fn same_state(&self, other: &Run) -> bool {
@@ -102,10 +94,7 @@ pub(crate) struct Key {
 impl Key {
     /// The key of the previous character in the same run (`off > 0`).
     pub fn prev(self) -> Key {
-        Key {
-            off: self.off - 1,
-            ..self
-        }
+        Key { off: self.off - 1, ..self }
     }
 }
 
@@ -166,21 +155,14 @@ impl ItemList {
         let pos = self.position_of[leaf as usize];
         let runs = &self.leaves[leaf as usize].runs;
         let run = runs.iter().position(|r| r.contains(id))?;
-        Some(Key {
-            pos,
-            run: run as u32,
-            off: (id.seq - runs[run].id.seq) as u32,
-        })
+        Some(Key { pos, run: run as u32, off: (id.seq - runs[run].id.seq) as u32 })
     }
 
     /// The key just after `key`, or `None` at the end of the list.
     pub fn next_key(&self, key: Key) -> Option<Key> {
         let run = self.run_at(key);
         if key.off + 1 < run.len {
-            return Some(Key {
-                off: key.off + 1,
-                ..key
-            });
+            return Some(Key { off: key.off + 1, ..key });
         }
         self.next_run(key)
     }
@@ -188,11 +170,7 @@ impl ItemList {
     /// The first character of the run after `key`'s run.
     pub fn next_run(&self, key: Key) -> Option<Key> {
         if (key.run as usize) + 1 < self.leaf_at(key.pos).runs.len() {
-            return Some(Key {
-                pos: key.pos,
-                run: key.run + 1,
-                off: 0,
-            });
+            return Some(Key { pos: key.pos, run: key.run + 1, off: 0 });
         }
         self.first_key_from(key.pos + 1)
     }
@@ -200,11 +178,7 @@ impl ItemList {
     fn first_key_from(&self, mut pos: u32) -> Option<Key> {
         while (pos as usize) < self.order.len() {
             if !self.leaf_at(pos).runs.is_empty() {
-                return Some(Key {
-                    pos,
-                    run: 0,
-                    off: 0,
-                });
+                return Some(Key { pos, run: 0, off: 0 });
             }
             pos += 1;
         }
@@ -223,11 +197,7 @@ impl ItemList {
         for (i, run) in self.leaf_at(pos as u32).runs.iter().enumerate() {
             let len = run.visible_len();
             if rest < len {
-                return Key {
-                    pos: pos as u32,
-                    run: i as u32,
-                    off: rest as u32,
-                };
+                return Key { pos: pos as u32, run: i as u32, off: rest as u32 };
             }
             rest -= len;
         }
@@ -237,10 +207,7 @@ impl ItemList {
     /// How many visible characters stand before `key`.
     pub fn visible_before(&self, key: Key) -> usize {
         let leaf = self.leaf_at(key.pos);
-        let in_leaf: usize = leaf.runs[..key.run as usize]
-            .iter()
-            .map(Run::visible_len)
-            .sum();
+        let in_leaf: usize = leaf.runs[..key.run as usize].iter().map(Run::visible_len).sum();
         let run = &leaf.runs[key.run as usize];
         let in_run = if run.visible() { key.off as usize } else { 0 };
         self.fenwick.prefix(key.pos as usize) + in_leaf + in_run
@@ -265,16 +232,9 @@ impl ItemList {
             return (run.content + off, run.content + off + len);
         }
         let text = &self.content[run.content as usize..];
-        let mut chars = text
-            .char_indices()
-            .map(|(b, _)| b as u32)
-            .chain([text.len() as u32]);
+        let mut chars = text.char_indices().map(|(b, _)| b as u32).chain([text.len() as u32]);
         let start = chars.nth(off as usize).unwrap_or(0);
-        let end = if len == 0 {
-            start
-        } else {
-            chars.nth(len as usize - 1).unwrap_or(start)
-        };
+        let end = if len == 0 { start } else { chars.nth(len as usize - 1).unwrap_or(start) };
         (run.content + start, run.content + end)
     }
 
@@ -304,19 +264,13 @@ impl ItemList {
         let (pos, index) = match at {
             // At a leaf's start, append to the previous leaf instead, so that
             // typing at a leaf boundary still extends its run.
-            Some(key) if key.run == 0 && key.pos > 0 => {
-                (key.pos - 1, self.leaf_at(key.pos - 1).runs.len() as u32)
-            }
+            Some(key) if key.run == 0 && key.pos > 0 => (key.pos - 1, self.leaf_at(key.pos - 1).runs.len() as u32),
             Some(key) => (key.pos, key.run),
             None => self.end_slot(),
         };
         if index > 0 && self.try_extend(pos, index - 1, &run) {
             let prev = &self.leaf_at(pos).runs[index as usize - 1];
-            return Key {
-                pos,
-                run: index - 1,
-                off: prev.len - run.len,
-            };
+            return Key { pos, run: index - 1, off: prev.len - run.len };
         }
         self.insert_run(pos, index, run, true)
     }
@@ -363,11 +317,7 @@ impl ItemList {
             self.split_leaf(pos);
             return self.key_of(run.id).expect("the run was just inserted");
         }
-        Key {
-            pos,
-            run: index,
-            off: 0,
-        }
+        Key { pos, run: index, off: 0 }
     }
 
     fn index_of(&mut self, replica: LocalReplica) -> &mut BTreeMap<u64, u32> {
@@ -415,33 +365,20 @@ impl ItemList {
         for run in &tail {
             self.index_of(run.id.replica).insert(run.id.seq, new_leaf);
         }
-        self.leaves.push(Leaf {
-            runs: tail,
-            visible: tail_visible,
-        });
+        self.leaves.push(Leaf { runs: tail, visible: tail_visible });
         self.order.insert(pos as usize + 1, new_leaf);
         self.position_of.push(0);
         for (p, &l) in self.order.iter().enumerate().skip(pos as usize) {
             self.position_of[l as usize] = p as u32;
         }
-        let lengths: Vec<usize> = self
-            .order
-            .iter()
-            .map(|&l| self.leaves[l as usize].visible)
-            .collect();
+        let lengths: Vec<usize> = self.order.iter().map(|&l| self.leaves[l as usize].visible).collect();
         self.fenwick.rebuild(&lengths);
     }
 
     /// Applies `change` to the characters `id..id + len` (which must exist),
     /// splitting runs at the range's ends, and reports what became visible
     /// or hidden, in order.
-    pub fn update(
-        &mut self,
-        id: Id,
-        len: u64,
-        change: impl Fn(&mut Run),
-        out: &mut Vec<Visibility>,
-    ) {
+    pub fn update(&mut self, id: Id, len: u64, change: impl Fn(&mut Run), out: &mut Vec<Visibility>) {
         let mut next = id;
         let end = id.seq + len;
         while next.seq < end {
@@ -451,10 +388,7 @@ impl ItemList {
             let run_len = self.run_at(key).len as u64;
             let take = run_len.min(end - next.seq);
             if take < run_len {
-                self.split(Key {
-                    off: take as u32,
-                    ..key
-                });
+                self.split(Key { off: take as u32, ..key });
             }
             let key = self.key_of(next).expect("split keeps ids");
             let leaf = self.order[key.pos as usize] as usize;
@@ -463,10 +397,7 @@ impl ItemList {
             let after = self.leaves[leaf].runs[key.run as usize];
             match (before.visible(), after.visible()) {
                 (true, false) => {
-                    out.push(Visibility::Hidden {
-                        pos: self.visible_before(key),
-                        len: take as usize,
-                    });
+                    out.push(Visibility::Hidden { pos: self.visible_before(key), len: take as usize });
                     self.add_visible(key.pos, -(take as isize));
                 }
                 (false, true) => {
@@ -528,19 +459,12 @@ impl ItemList {
         let mut total = 0;
         for (pos, &leaf) in self.order.iter().enumerate() {
             assert_eq!(self.position_of[leaf as usize] as usize, pos);
-            let visible: usize = self.leaves[leaf as usize]
-                .runs
-                .iter()
-                .map(Run::visible_len)
-                .sum();
+            let visible: usize = self.leaves[leaf as usize].runs.iter().map(Run::visible_len).sum();
             assert_eq!(visible, self.leaves[leaf as usize].visible);
             assert_eq!(self.fenwick.prefix(pos), total);
             total += visible;
             for run in &self.leaves[leaf as usize].runs {
-                assert_eq!(
-                    self.by_id[run.id.replica as usize].get(&run.id.seq),
-                    Some(&leaf)
-                );
+                assert_eq!(self.by_id[run.id.replica as usize].get(&run.id.seq), Some(&leaf));
             }
         }
         assert_eq!(total, self.visible_len);

@@ -52,10 +52,7 @@ impl OpLog {
             if continues(last, &entry) {
                 last.units += entry.units;
                 match (&mut last.kind, entry.kind) {
-                    (
-                        EntryKind::Insert { content, .. },
-                        EntryKind::Insert { content: more, .. },
-                    ) => content.1 = more.1,
+                    (EntryKind::Insert { content, .. }, EntryKind::Insert { content: more, .. }) => content.1 = more.1,
                     (EntryKind::Delete { targets }, EntryKind::Delete { targets: more }) => {
                         for target in more {
                             push_range(targets, target);
@@ -90,14 +87,8 @@ fn continues(last: &Entry, next: &Entry) -> bool {
     match (&last.kind, &next.kind) {
         (
             EntryKind::Insert { right, content, .. },
-            EntryKind::Insert {
-                left: next_left,
-                right: next_right,
-                content: next_content,
-            },
-        ) => {
-            *next_left == Some(next.id.prev()) && right == next_right && content.1 == next_content.0
-        }
+            EntryKind::Insert { left: next_left, right: next_right, content: next_content },
+        ) => *next_left == Some(next.id.prev()) && right == next_right && content.1 == next_content.0,
         (EntryKind::Delete { .. }, EntryKind::Delete { .. }) => true,
         _ => false,
     }

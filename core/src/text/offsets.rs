@@ -16,10 +16,7 @@ pub fn utf8_to_char(text: &str, byte: usize) -> Option<usize> {
 
 /// The UTF-8 byte offset of char offset `char`.
 pub fn char_to_utf8(text: &str, char: usize) -> Option<usize> {
-    text.char_indices()
-        .map(|(b, _)| b)
-        .chain([text.len()])
-        .nth(char)
+    text.char_indices().map(|(b, _)| b).chain([text.len()]).nth(char)
 }
 
 /// The char offset of UTF-16 offset `unit`.

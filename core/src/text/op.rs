@@ -20,11 +20,7 @@ pub enum TextOpKind {
     /// Inserts `text` between the characters `left` and `right` that were
     /// adjacent when the author typed it (`None`: the document's start, or
     /// end). Character `i` of `text` is unit `i` of the operation.
-    Insert {
-        left: Option<OpId>,
-        right: Option<OpId>,
-        text: String,
-    },
+    Insert { left: Option<OpId>, right: Option<OpId>, text: String },
     /// Deletes characters: unit `i` deletes the `i`-th character listed by
     /// `targets`, ranges of character ids taken in order.
     Delete { targets: Vec<IdRange> },
@@ -34,11 +30,7 @@ pub enum TextOpKind {
     /// A kind this version does not know, from a newer peer. It occupies its
     /// units (so the author's later operations still apply), is stored and
     /// relayed with its body, and otherwise ignored.
-    Opaque {
-        kind: u32,
-        units: u64,
-        body: Vec<u8>,
-    },
+    Opaque { kind: u32, units: u64, body: Vec<u8> },
 }
 
 /// Why a received operation is malformed (it can never apply).
@@ -80,9 +72,7 @@ impl TextOp {
     pub fn dependencies(&self) -> Vec<IdRange> {
         let one = |id: &OpId| IdRange::new(id.replica, id.seq, 1);
         match &self.kind {
-            TextOpKind::Insert { left, right, .. } => {
-                left.iter().chain(right.iter()).map(one).collect()
-            }
+            TextOpKind::Insert { left, right, .. } => left.iter().chain(right.iter()).map(one).collect(),
             TextOpKind::Delete { targets } => targets.clone(),
             TextOpKind::Undo { edits, .. } => edits.clone(),
             TextOpKind::Opaque { .. } => Vec::new(),
@@ -104,10 +94,7 @@ impl TextOp {
                 return Err(InvalidOp::Empty);
             }
             if dep.replica == self.id.replica && dep.end() > self.id.seq {
-                return Err(InvalidOp::SelfReference(crate::OpId::new(
-                    dep.replica,
-                    dep.seq,
-                )));
+                return Err(InvalidOp::SelfReference(crate::OpId::new(dep.replica, dep.seq)));
             }
         }
         Ok(())
@@ -122,10 +109,7 @@ impl TextOp {
         }
         match &mut self.kind {
             TextOpKind::Insert { left, text, .. } => {
-                let cut = text
-                    .char_indices()
-                    .nth(n as usize)
-                    .map_or(text.len(), |(b, _)| b);
+                let cut = text.char_indices().nth(n as usize).map_or(text.len(), |(b, _)| b);
                 text.drain(..cut);
                 *left = Some(OpId::new(self.id.replica, self.id.seq + n - 1));
             }
@@ -154,10 +138,7 @@ impl TextOp {
     pub(crate) fn truncate(&mut self, n: u64) {
         match &mut self.kind {
             TextOpKind::Insert { text, .. } => {
-                let cut = text
-                    .char_indices()
-                    .nth(n as usize)
-                    .map_or(text.len(), |(b, _)| b);
+                let cut = text.char_indices().nth(n as usize).map_or(text.len(), |(b, _)| b);
                 text.truncate(cut);
             }
             TextOpKind::Delete { targets } => {

@@ -77,10 +77,7 @@ impl UndoRegisters {
         }
         let tail_len = start.seq + reg.len - at.seq;
         reg.len -= tail_len;
-        let tail = Register {
-            len: tail_len,
-            ..*reg
-        };
+        let tail = Register { len: tail_len, ..*reg };
         self.intervals.insert(at, tail);
     }
 }

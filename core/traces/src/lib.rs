@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 mod replay;
 
 pub use replay::{
-    agent_replica, apply_patch, replay_concurrent, replay_concurrent_with, replay_sequential,
-    ConcurrentReplay,
+    agent_replica, apply_patch, replay_concurrent, replay_concurrent_with, replay_sequential, ConcurrentReplay,
 };
 
 /// One patch: at `pos` (Unicode scalar values) delete `del` and insert `ins`.
@@ -62,11 +61,8 @@ pub fn load(relative: &str) -> Result<Trace, String> {
     let path = traces_dir()?.join(format!("{relative}.json.gz"));
     let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut json = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut json)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| format!("{}: {e}", path.display()))?;
+    flate2::read::GzDecoder::new(file).read_to_string(&mut json).map_err(|e| format!("{}: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| format!("{}: {e}", path.display()))?;
     parse(relative.rsplit('/').next().unwrap_or(relative), &value)
         .ok_or_else(|| format!("{}: not an editing trace", path.display()))
 }
@@ -92,11 +88,7 @@ fn parse(name: &str, v: &serde_json::Value) -> Option<Trace> {
         .enumerate()
         .map(|(i, t)| {
             let parents = match t.get("parents") {
-                Some(p) => p
-                    .as_array()?
-                    .iter()
-                    .map(|x| x.as_u64().map(|x| x as usize))
-                    .collect::<Option<Vec<_>>>()?,
+                Some(p) => p.as_array()?.iter().map(|x| x.as_u64().map(|x| x as usize)).collect::<Option<Vec<_>>>()?,
                 None if i == 0 => vec![],
                 None => vec![i - 1],
             };
@@ -111,11 +103,7 @@ fn parse(name: &str, v: &serde_json::Value) -> Option<Trace> {
                     })
                 })
                 .collect::<Option<Vec<_>>>()?;
-            Some(Txn {
-                parents,
-                agent: t.get("agent").and_then(|a| a.as_u64()).unwrap_or(0) as usize,
-                patches,
-            })
+            Some(Txn { parents, agent: t.get("agent").and_then(|a| a.as_u64()).unwrap_or(0) as usize, patches })
         })
         .collect::<Option<Vec<_>>>()?;
     Some(Trace {

@@ -11,9 +11,7 @@ pub fn agent_replica(agent: usize) -> ReplicaId {
 /// Applies one patch as local edits; returns the operations made.
 pub fn apply_patch(doc: &mut TextDoc, patch: &Patch, out: &mut Vec<TextOp>) {
     if patch.del > 0 {
-        let op = doc
-            .delete(patch.pos, patch.pos + patch.del)
-            .expect("patch in range");
+        let op = doc.delete(patch.pos, patch.pos + patch.del).expect("patch in range");
         out.extend(op);
     }
     if !patch.ins.is_empty() {
@@ -49,11 +47,7 @@ pub struct ConcurrentReplay {
 impl ConcurrentReplay {
     /// Delivers to agent `agent`'s replica every operation it lacks, in an
     /// order `scramble` may shuffle; afterwards it holds the whole history.
-    pub fn converge(
-        &mut self,
-        agent: usize,
-        scramble: &mut dyn FnMut(&mut Vec<TextOp>),
-    ) -> &TextDoc {
+    pub fn converge(&mut self, agent: usize, scramble: &mut dyn FnMut(&mut Vec<TextOp>)) -> &TextDoc {
         deliver(&mut self.docs[agent], &self.ops, &self.everything, scramble);
         &self.docs[agent]
     }
@@ -74,16 +68,9 @@ pub fn replay_concurrent(trace: &Trace) -> ConcurrentReplay {
 /// Replays the transactions as [`replay_concurrent`] does, with `scramble`
 /// reordering each batch of operations delivered to a replica, but leaves
 /// each replica after its agent's last transaction.
-pub fn replay_concurrent_with(
-    trace: &Trace,
-    scramble: &mut dyn FnMut(&mut Vec<TextOp>),
-) -> ConcurrentReplay {
-    let agents = trace
-        .num_agents
-        .max(1 + trace.txns.iter().map(|t| t.agent).max().unwrap_or(0));
-    let mut docs: Vec<TextDoc> = (0..agents)
-        .map(|a| TextDoc::new(agent_replica(a)))
-        .collect();
+pub fn replay_concurrent_with(trace: &Trace, scramble: &mut dyn FnMut(&mut Vec<TextOp>)) -> ConcurrentReplay {
+    let agents = trace.num_agents.max(1 + trace.txns.iter().map(|t| t.agent).max().unwrap_or(0));
+    let mut docs: Vec<TextDoc> = (0..agents).map(|a| TextDoc::new(agent_replica(a))).collect();
     let mut ops: Vec<Vec<TextOp>> = vec![Vec::new(); agents];
     let mut after: Vec<VersionVector> = Vec::with_capacity(trace.txns.len());
     for txn in &trace.txns {
@@ -92,11 +79,7 @@ pub fn replay_concurrent_with(
             target.join(&after[parent]);
         }
         deliver(&mut docs[txn.agent], &ops, &target, scramble);
-        assert_eq!(
-            docs[txn.agent].version(),
-            &target,
-            "replica is exactly at the parents' version"
-        );
+        assert_eq!(docs[txn.agent].version(), &target, "replica is exactly at the parents' version");
         let mut made = Vec::new();
         for patch in &txn.patches {
             apply_patch(&mut docs[txn.agent], patch, &mut made);
@@ -108,32 +91,17 @@ pub fn replay_concurrent_with(
     for doc in &docs {
         everything.join(doc.version());
     }
-    ConcurrentReplay {
-        docs,
-        ops,
-        everything,
-    }
+    ConcurrentReplay { docs, ops, everything }
 }
 
 /// Applies to `doc` the operations it lacks to reach `target`.
-fn deliver(
-    doc: &mut TextDoc,
-    ops: &[Vec<TextOp>],
-    target: &VersionVector,
-    scramble: &mut dyn FnMut(&mut Vec<TextOp>),
-) {
+fn deliver(doc: &mut TextDoc, ops: &[Vec<TextOp>], target: &VersionVector, scramble: &mut dyn FnMut(&mut Vec<TextOp>)) {
     let mut batch = Vec::new();
     for range in target.missing_from(doc.version()) {
-        let agent = (range.replica.as_bytes()[15] as usize) - 1
-            + 256 * (range.replica.as_bytes()[14] as usize);
+        let agent = (range.replica.as_bytes()[15] as usize) - 1 + 256 * (range.replica.as_bytes()[14] as usize);
         let own = &ops[agent];
         let first = own.partition_point(|op| op.range().end() <= range.seq);
-        batch.extend(
-            own[first..]
-                .iter()
-                .take_while(|op| op.id.seq < range.end())
-                .cloned(),
-        );
+        batch.extend(own[first..].iter().take_while(|op| op.id.seq < range.end()).cloned());
     }
     scramble(&mut batch);
     for op in batch {
