@@ -1,10 +1,13 @@
 //! Quick timing of one trace: `cargo run --release -p memo-core --example probe -- sequential/automerge-paper`.
 use std::time::Instant;
 fn main() {
-    let name = std::env::args()
-        .nth(1)
-        .unwrap_or("sequential/automerge-paper".into());
+    let name = std::env::args().nth(1).unwrap_or("sequential/automerge-paper".into());
     let trace = memo_traces::load(&name).unwrap();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let doc = memo_traces::replay_sequential(&trace);
+        eprintln!("warm replay {:?} ({} chars)", t.elapsed(), doc.len());
+    }
     let t = Instant::now();
     let doc = if name.starts_with("concurrent") {
         let mut r = memo_traces::replay_concurrent_with(&trace, &mut |_| {});
@@ -26,8 +29,7 @@ fn main() {
     let bytes = doc.encode_history();
     eprintln!("history {} bytes", bytes.len());
     let t = Instant::now();
-    let loaded =
-        memo_core::TextDoc::decode_history(memo_core::ReplicaId::from_u128(78), &bytes).unwrap();
+    let loaded = memo_core::TextDoc::decode_history(memo_core::ReplicaId::from_u128(78), &bytes).unwrap();
     eprintln!("decode+load {:?}", t.elapsed());
     assert_eq!(loaded.text(), trace.end_content);
 }

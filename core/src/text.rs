@@ -145,6 +145,9 @@ pub struct TextDoc {
     /// This replica's edits, most recent last, for `undo_last`.
     undo_stack: Vec<IdRange>,
     redo_stack: Vec<IdRange>,
+    /// Buffers reused by local edits, which must not allocate per keystroke.
+    scratch_ids: Vec<(Id, u64)>,
+    scratch_visibility: Vec<Visibility>,
 }
 
 impl TextDoc {
@@ -165,6 +168,8 @@ impl TextDoc {
             pending: CausalBuffer::new(CausalBuffer::<TextOp>::DEFAULT_LIMIT),
             undo_stack: Vec::new(),
             redo_stack: Vec::new(),
+            scratch_ids: Vec::new(),
+            scratch_visibility: Vec::new(),
         }
     }
 
@@ -245,18 +250,19 @@ impl TextDoc {
         if start == end {
             return Ok(None);
         }
-        let targets = self
-            .list
-            .visible_ids(start, end)
-            .into_iter()
-            .map(|(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len))
-            .collect();
-        let op = TextOp {
-            id: OpId::new(self.replica, self.next_seq),
-            lamport: self.clock,
-            kind: TextOpKind::Delete { targets },
-        };
-        self.apply_local(op.clone());
+        // The hot path of local editing: no allocation but the operation's.
+        let mut ids = std::mem::take(&mut self.scratch_ids);
+        self.list.visible_ids(start, end, &mut ids);
+        for &(id, len) in &ids {
+            self.list.update(id, len, |run| run.deletes += 1, &mut self.scratch_visibility);
+        }
+        self.scratch_visibility.clear();
+        let id = Id::new(self.me, self.next_seq);
+        self.log.push_delete(id, self.clock, &ids);
+        let targets = ids.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len)).collect();
+        let op = TextOp { id: self.op_id(id), lamport: self.clock, kind: TextOpKind::Delete { targets } };
+        self.record_local(op.units());
+        self.scratch_ids = ids;
         Ok(Some(op))
     }
 
@@ -322,13 +328,6 @@ impl TextDoc {
             true => Ok(()),
             false => Err(TextError::OutOfRange { pos, len: self.len() }),
         }
-    }
-
-    fn apply_local(&mut self, op: TextOp) {
-        let units = op.units();
-        self.integrate(op, &mut Vec::new()).expect("a local operation is valid");
-        self.undo_stack.push(IdRange::new(self.replica, self.next_seq - units, units));
-        self.redo_stack.clear();
     }
 
     fn record_local(&mut self, units: u64) {

@@ -256,11 +256,7 @@ impl ItemList {
     /// run instead when `run` continues it, which keeps typing one run.
     /// Returns the key of the new run's first character.
     pub fn insert_before(&mut self, at: Option<Key>, run: Run) -> Key {
-        let at = at.map(|key| {
-            let id = self.id_at(key);
-            self.split(key);
-            self.key_of(id).expect("split keeps ids")
-        });
+        let at = at.map(|key| if key.off > 0 { self.split(key).1 } else { key });
         let (pos, index) = match at {
             // At a leaf's start, append to the previous leaf instead, so that
             // typing at a leaf boundary still extends its run.
@@ -336,11 +332,9 @@ impl ItemList {
         }
     }
 
-    /// Splits the run at `key` so that a run starts at `key.off`.
-    fn split(&mut self, key: Key) {
-        if key.off == 0 {
-            return;
-        }
+    /// Splits the run at `key` (`key.off > 0`) so that a run starts at
+    /// `key.off`; returns the keys of the two halves.
+    fn split(&mut self, key: Key) -> (Key, Key) {
         let run = *self.run_at(key);
         let (tail_content, _) = self.byte_range(&run, key.off, 0);
         let tail = Run {
@@ -352,7 +346,13 @@ impl ItemList {
         };
         let leaf = self.order[key.pos as usize] as usize;
         self.leaves[leaf].runs[key.run as usize].len = key.off;
-        self.insert_run(key.pos, key.run + 1, tail, false);
+        let leaves = self.order.len();
+        let tail_key = self.insert_run(key.pos, key.run + 1, tail, false);
+        let head_key = match self.order.len() == leaves {
+            true => Key { off: 0, ..key },
+            false => self.key_of(run.id).expect("split keeps ids"),
+        };
+        (head_key, tail_key)
     }
 
     fn split_leaf(&mut self, pos: u32) {
@@ -382,20 +382,21 @@ impl ItemList {
         let mut next = id;
         let end = id.seq + len;
         while next.seq < end {
-            let key = self.key_of(next).expect("update of an unknown character");
-            self.split(key);
-            let key = self.key_of(next).expect("split keeps ids");
+            let mut key = self.key_of(next).expect("update of an unknown character");
+            if key.off > 0 {
+                key = self.split(key).1;
+            }
             let run_len = self.run_at(key).len as u64;
             let take = run_len.min(end - next.seq);
             if take < run_len {
-                self.split(Key { off: take as u32, ..key });
+                key = self.split(Key { off: take as u32, ..key }).0;
             }
-            let key = self.key_of(next).expect("split keeps ids");
             let leaf = self.order[key.pos as usize] as usize;
-            let before = self.leaves[leaf].runs[key.run as usize];
-            change(&mut self.leaves[leaf].runs[key.run as usize]);
-            let after = self.leaves[leaf].runs[key.run as usize];
-            match (before.visible(), after.visible()) {
+            let run = &mut self.leaves[leaf].runs[key.run as usize];
+            let was_visible = run.visible();
+            change(run);
+            let after = *run;
+            match (was_visible, after.visible()) {
                 (true, false) => {
                     out.push(Visibility::Hidden { pos: self.visible_before(key), len: take as usize });
                     self.add_visible(key.pos, -(take as isize));
@@ -414,10 +415,10 @@ impl ItemList {
     }
 
     /// The ids of the visible characters in `start..end`, as runs.
-    pub fn visible_ids(&self, start: usize, end: usize) -> Vec<(Id, u64)> {
-        let mut out: Vec<(Id, u64)> = Vec::new();
+    pub fn visible_ids(&self, start: usize, end: usize, out: &mut Vec<(Id, u64)>) {
+        out.clear();
         if start >= end {
-            return out;
+            return;
         }
         let mut key = Some(self.visible_key(start));
         let mut remaining = end - start;
@@ -430,7 +431,6 @@ impl ItemList {
             }
             key = self.next_run(k);
         }
-        out
     }
 
     /// Compares two places where `None` means "before everything".

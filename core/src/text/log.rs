@@ -71,6 +71,24 @@ impl OpLog {
         self.entries.push(entry);
     }
 
+    /// Appends a delete of `targets`, merging into the last entry without
+    /// allocating when it continues it (backspacing).
+    pub fn push_delete(&mut self, id: Id, lamport: u64, targets: &[(Id, u64)]) {
+        let units = targets.iter().map(|t| t.1).sum();
+        if let Some(last @ Entry { kind: EntryKind::Delete { .. }, .. }) = self.entries.last_mut() {
+            if last.id.plus(last.units) == id && last.lamport + last.units == lamport {
+                last.units += units;
+                if let EntryKind::Delete { targets: all } = &mut last.kind {
+                    for &target in targets {
+                        push_range(all, target);
+                    }
+                }
+                return;
+            }
+        }
+        self.push(Entry { id, lamport, units, kind: EntryKind::Delete { targets: targets.to_vec() } });
+    }
+
     /// The entry holding unit `id`, if it has been applied.
     pub fn find(&self, id: Id) -> Option<&Entry> {
         let list = self.by_replica.get(id.replica as usize)?;
