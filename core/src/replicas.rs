@@ -15,12 +15,19 @@ pub(crate) struct ReplicaTable {
 }
 
 impl ReplicaTable {
-    /// The local index of `id`, assigning the next one if it is new.
-    pub fn intern(&mut self, id: ReplicaId) -> LocalReplica {
-        *self.index.entry(id).or_insert_with(|| {
-            self.ids.push(id);
-            (self.ids.len() - 1) as LocalReplica
-        })
+    /// The local index of `id`, assigning the next one if it is new;
+    /// `None` when the table already holds `limit` replicas.
+    pub fn intern(&mut self, id: ReplicaId, limit: u32) -> Option<LocalReplica> {
+        if let Some(&local) = self.index.get(&id) {
+            return Some(local);
+        }
+        if self.ids.len() >= limit as usize {
+            return None;
+        }
+        self.ids.push(id);
+        let local = (self.ids.len() - 1) as LocalReplica;
+        self.index.insert(id, local);
+        Some(local)
     }
 
     pub fn get(&self, id: ReplicaId) -> Option<LocalReplica> {

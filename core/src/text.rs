@@ -154,7 +154,7 @@ impl TextDoc {
     /// An empty document for `replica`.
     pub fn new(replica: ReplicaId) -> Self {
         let mut replicas = ReplicaTable::default();
-        let me = replicas.intern(replica);
+        let me = replicas.intern(replica, list::MAX_LOCAL_REPLICAS).expect("an empty table has room");
         Self {
             replica,
             me,
@@ -227,7 +227,7 @@ impl TextDoc {
         let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
         self.list.insert_before(at, run);
         let op = TextOp {
-            id: OpId::new(self.replica, id.seq),
+            id: OpId::new(self.replica, id.seq()),
             lamport: self.clock,
             kind: TextOpKind::Insert {
                 left: left.map(|i| self.op_id(i)),
@@ -259,7 +259,8 @@ impl TextDoc {
         self.scratch_visibility.clear();
         let id = Id::new(self.me, self.next_seq);
         self.log.push_delete(id, self.clock, &ids);
-        let targets = ids.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len)).collect();
+        let targets =
+            ids.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica()), id.seq(), len)).collect();
         let op = TextOp { id: self.op_id(id), lamport: self.clock, kind: TextOpKind::Delete { targets } };
         self.record_local(op.units());
         self.scratch_ids = ids;
@@ -390,7 +391,10 @@ impl TextDoc {
         let applied = self.version.get(op.id.replica);
         debug_assert!(op.id.seq <= applied && op.range().end() > applied);
         op.trim_front(applied - op.id.seq);
-        let replica = self.replicas.intern(op.id.replica);
+        let replica = self
+            .replicas
+            .intern(op.id.replica, list::MAX_LOCAL_REPLICAS)
+            .ok_or(InvalidOp::TooManyReplicas(list::MAX_LOCAL_REPLICAS))?;
         let id = Id::new(replica, op.id.seq);
         let units = op.units();
         let mut shown = Vec::new();
@@ -436,11 +440,11 @@ impl TextDoc {
     /// Makes the effects of units `id..id + len` undone or active again.
     fn apply_undo(&mut self, id: Id, len: u64, undone: bool, shown: &mut Vec<Visibility>) {
         let mut at = id;
-        let end = id.seq + len;
-        while at.seq < end {
+        let end = id.seq() + len;
+        while at.seq() < end {
             let entry = self.log.find(at).expect("undo of applied units").clone();
-            let from = at.seq - entry.id.seq;
-            let take = (entry.units - from).min(end - at.seq);
+            let from = at.seq() - entry.id.seq();
+            let take = (entry.units - from).min(end - at.seq());
             match &entry.kind {
                 EntryKind::Insert { .. } => self.list.update(at, take, |run| run.undone = undone, shown),
                 EntryKind::Delete { targets } => {
@@ -509,7 +513,7 @@ impl TextDoc {
                 Ordering::Less => break,
                 Ordering::Equal => match ItemList::cmp_right(other_right, right_key) {
                     Ordering::Less => scanning = true,
-                    Ordering::Equal if author < self.replicas.id(run.id.replica) => break,
+                    Ordering::Equal if author < self.replicas.id(run.id.replica()) => break,
                     _ => scanning = false,
                 },
                 Ordering::Greater => {}
@@ -576,8 +580,8 @@ impl TextDoc {
     pub fn ops_since(&self, version: &VersionVector) -> Vec<TextOp> {
         let mut ops = Vec::new();
         for entry in self.log.entries() {
-            let replica = self.replicas.id(entry.id.replica);
-            let seen = version.get(replica).saturating_sub(entry.id.seq);
+            let replica = self.replicas.id(entry.id.replica());
+            let seen = version.get(replica).saturating_sub(entry.id.seq());
             if seen < entry.units {
                 let mut op = self.op_of(entry);
                 op.trim_front(seen);
@@ -590,7 +594,7 @@ impl TextDoc {
     fn op_of(&self, entry: &Entry) -> TextOp {
         let opt = |id: &Option<Id>| id.map(|id| self.op_id(id));
         let ranges = |r: &[(Id, u64)]| {
-            r.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica), id.seq, len)).collect()
+            r.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica()), id.seq(), len)).collect()
         };
         let kind = match &entry.kind {
             EntryKind::Insert { left, right, content } => {
@@ -623,7 +627,7 @@ impl TextDoc {
     // ----- ids ----------------------------------------------------------
 
     fn op_id(&self, id: Id) -> OpId {
-        OpId::new(self.replicas.id(id.replica), id.seq)
+        OpId::new(self.replicas.id(id.replica()), id.seq())
     }
 
     /// The local form of an applied id (dependencies are applied, so their
@@ -650,7 +654,7 @@ impl TextDoc {
 
     fn are_chars(&self, id: Id, len: u64) -> bool {
         let mut at = id;
-        while at.seq < id.seq + len {
+        while at.seq() < id.seq() + len {
             match self.log.find(at) {
                 Some(entry @ Entry { kind: EntryKind::Insert { .. }, .. }) => at = entry.id.plus(entry.units),
                 _ => return false,

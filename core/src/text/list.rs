@@ -22,25 +22,46 @@ use std::collections::BTreeMap;
 /// Maximum runs per leaf before it splits in two.
 const LEAF_CAP: usize = 64;
 
-/// A character's id with the replica as a local index (see `ReplicaTable`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
-pub(crate) struct Id {
-    pub replica: LocalReplica,
-    pub seq: u64,
-}
+/// A unit's id with the replica as a local index (see `ReplicaTable`),
+/// packed in 8 bytes: the local replica plus one in the top 16 bits, the
+/// sequence number in the low 48. (`Option<Id>` is 8 bytes too, which
+/// halves the size of a run.)
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Id(std::num::NonZeroU64);
+
+/// Sequence numbers held in an [`Id`] stay below this.
+pub(crate) const MAX_LOCAL_SEQ: u64 = 1 << 48;
+/// Local replica indexes stay below this.
+pub(crate) const MAX_LOCAL_REPLICAS: u32 = (1 << 16) - 1;
 
 impl Id {
     pub fn new(replica: LocalReplica, seq: u64) -> Self {
-        Self { replica, seq }
+        debug_assert!(replica < MAX_LOCAL_REPLICAS && seq < MAX_LOCAL_SEQ);
+        let packed = ((replica as u64 + 1) << 48) | seq;
+        Self(std::num::NonZeroU64::new(packed).expect("the replica part is never zero"))
+    }
+
+    pub fn replica(self) -> LocalReplica {
+        ((self.0.get() >> 48) - 1) as LocalReplica
+    }
+
+    pub fn seq(self) -> u64 {
+        self.0.get() & (MAX_LOCAL_SEQ - 1)
     }
 
     pub fn plus(self, n: u64) -> Self {
-        Self { replica: self.replica, seq: self.seq + n }
+        Self::new(self.replica(), self.seq() + n)
     }
 
     /// The id before this one in its replica's sequence (`seq > 0`).
     pub fn prev(self) -> Self {
-        Self { replica: self.replica, seq: self.seq - 1 }
+        Self::new(self.replica(), self.seq() - 1)
+    }
+}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.replica(), self.seq())
     }
 }
 
@@ -74,7 +95,7 @@ impl Run {
     }
 
     fn contains(&self, id: Id) -> bool {
-        id.replica == self.id.replica && id.seq >= self.id.seq && id.seq < self.id.seq + self.len as u64
+        id.replica() == self.id.replica() && id.seq() >= self.id.seq() && id.seq() < self.id.seq() + self.len as u64
     }
 
     fn same_state(&self, other: &Run) -> bool {
@@ -150,12 +171,12 @@ impl ItemList {
 
     /// Where the character `id` is, or `None` if no character has that id.
     pub fn key_of(&self, id: Id) -> Option<Key> {
-        let index = self.by_id.get(id.replica as usize)?;
-        let (_, &leaf) = index.range(..=id.seq).next_back()?;
+        let index = self.by_id.get(id.replica() as usize)?;
+        let (_, &leaf) = index.range(..=id.seq()).next_back()?;
         let pos = self.position_of[leaf as usize];
         let runs = &self.leaves[leaf as usize].runs;
         let run = runs.iter().position(|r| r.contains(id))?;
-        Some(Key { pos, run: run as u32, off: (id.seq - runs[run].id.seq) as u32 })
+        Some(Key { pos, run: run as u32, off: (id.seq() - runs[run].id.seq()) as u32 })
     }
 
     /// The key just after `key`, or `None` at the end of the list.
@@ -304,7 +325,7 @@ impl ItemList {
     /// its characters are new (false when a split moves existing ones).
     fn insert_run(&mut self, pos: u32, index: u32, run: Run, counted: bool) -> Key {
         let leaf = self.order[pos as usize];
-        self.index_of(run.id.replica).insert(run.id.seq, leaf);
+        self.index_of(run.id.replica()).insert(run.id.seq(), leaf);
         self.leaves[leaf as usize].runs.insert(index as usize, run);
         if counted {
             self.add_visible(pos, run.visible_len() as isize);
@@ -363,7 +384,7 @@ impl ItemList {
         self.leaves[leaf].visible -= tail_visible;
         let new_leaf = self.leaves.len() as u32;
         for run in &tail {
-            self.index_of(run.id.replica).insert(run.id.seq, new_leaf);
+            self.index_of(run.id.replica()).insert(run.id.seq(), new_leaf);
         }
         self.leaves.push(Leaf { runs: tail, visible: tail_visible });
         self.order.insert(pos as usize + 1, new_leaf);
@@ -380,14 +401,14 @@ impl ItemList {
     /// or hidden, in order.
     pub fn update(&mut self, id: Id, len: u64, change: impl Fn(&mut Run), out: &mut Vec<Visibility>) {
         let mut next = id;
-        let end = id.seq + len;
-        while next.seq < end {
+        let end = id.seq() + len;
+        while next.seq() < end {
             let mut key = self.key_of(next).expect("update of an unknown character");
             if key.off > 0 {
                 key = self.split(key).1;
             }
             let run_len = self.run_at(key).len as u64;
-            let take = run_len.min(end - next.seq);
+            let take = run_len.min(end - next.seq());
             if take < run_len {
                 key = self.split(Key { off: take as u32, ..key }).0;
             }
@@ -464,7 +485,7 @@ impl ItemList {
             assert_eq!(self.fenwick.prefix(pos), total);
             total += visible;
             for run in &self.leaves[leaf as usize].runs {
-                assert_eq!(self.by_id[run.id.replica as usize].get(&run.id.seq), Some(&leaf));
+                assert_eq!(self.by_id[run.id.replica() as usize].get(&run.id.seq()), Some(&leaf));
             }
         }
         assert_eq!(total, self.visible_len);

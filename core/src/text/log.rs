@@ -63,7 +63,7 @@ impl OpLog {
                 return;
             }
         }
-        let replica = entry.id.replica as usize;
+        let replica = entry.id.replica() as usize;
         if self.by_replica.len() <= replica {
             self.by_replica.resize_with(replica + 1, Vec::new);
         }
@@ -91,10 +91,10 @@ impl OpLog {
 
     /// The entry holding unit `id`, if it has been applied.
     pub fn find(&self, id: Id) -> Option<&Entry> {
-        let list = self.by_replica.get(id.replica as usize)?;
-        let i = list.partition_point(|&e| self.entries[e as usize].id.seq <= id.seq);
+        let list = self.by_replica.get(id.replica() as usize)?;
+        let i = list.partition_point(|&e| self.entries[e as usize].id.seq() <= id.seq());
         let entry = &self.entries[*list.get(i.checked_sub(1)?)? as usize];
-        (id.seq < entry.id.seq + entry.units).then_some(entry)
+        (id.seq() < entry.id.seq() + entry.units).then_some(entry)
     }
 }
 

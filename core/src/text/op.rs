@@ -47,10 +47,13 @@ pub enum InvalidOp {
     OriginsOutOfOrder { left: OpId, right: OpId },
     #[error("operation refers to {0:?}, which is not a character")]
     NotACharacter(OpId),
+    #[error("the document already has operations from {0} replicas, the most it holds")]
+    TooManyReplicas(u32),
 }
 
-/// Sequence numbers stay below 2^62 so that `seq + units` never overflows.
-const MAX_SEQ: u64 = 1 << 62;
+/// Sequence numbers (and Lamport stamps) stay below 2^48: 281 trillion
+/// units per replica, and they pack into 8-byte ids.
+const MAX_SEQ: u64 = 1 << 48;
 
 impl TextOp {
     /// How many sequence numbers (and Lamport stamps) this operation uses.

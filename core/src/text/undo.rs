@@ -33,13 +33,13 @@ impl UndoRegisters {
         self.split_at(id.plus(len));
         let mut flipped = Vec::new();
         let mut at = id;
-        let end = id.seq + len;
-        while at.seq < end {
+        let end = id.seq() + len;
+        while at.seq() < end {
             let next_start = self
                 .intervals
                 .range(at..)
                 .next()
-                .filter(|(k, _)| k.replica == at.replica && k.seq < end)
+                .filter(|(k, _)| k.replica() == at.replica() && k.seq() < end)
                 .map(|(k, _)| *k);
             match next_start {
                 Some(start) if start == at => {
@@ -55,7 +55,7 @@ impl UndoRegisters {
                 }
                 // A gap: never touched, so active and older than any stamp.
                 gap_end => {
-                    let len = gap_end.map_or(end, |s| s.seq) - at.seq;
+                    let len = gap_end.map_or(end, |s| s.seq()) - at.seq();
                     self.intervals.insert(at, Register { len, stamp, undone });
                     if undone {
                         flipped.push((at, len));
@@ -72,10 +72,10 @@ impl UndoRegisters {
         let Some((&start, reg)) = self.intervals.range_mut(..at).next_back() else {
             return;
         };
-        if start.replica != at.replica || start.seq + reg.len <= at.seq {
+        if start.replica() != at.replica() || start.seq() + reg.len <= at.seq() {
             return;
         }
-        let tail_len = start.seq + reg.len - at.seq;
+        let tail_len = start.seq() + reg.len - at.seq();
         reg.len -= tail_len;
         let tail = Register { len: tail_len, ..*reg };
         self.intervals.insert(at, tail);
