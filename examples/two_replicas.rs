@@ -19,11 +19,7 @@ fn main() {
     let mut from_alice: Vec<TextOp> = Vec::new();
     let mut from_bob: Vec<TextOp> = Vec::new();
     from_alice.push(alice.insert(11, " concurrent").unwrap());
-    from_alice.push(
-        alice
-            .insert(alice.len() - 1, ", character by character")
-            .unwrap(),
-    );
+    from_alice.push(alice.insert(alice.len() - 1, ", character by character").unwrap());
     from_bob.push(bob.insert(11, " everyone's").unwrap());
     from_bob.extend(bob.delete(0, 5).unwrap()); // "Memo " goes
     from_bob.push(bob.insert(0, "Your working copy ").unwrap());
@@ -35,10 +31,7 @@ fn main() {
     from_bob.push(from_bob[0].clone());
     for op in from_bob {
         for change in alice.apply(op).unwrap() {
-            println!(
-                "  alice applies at {}: -{} +{:?}",
-                change.pos, change.delete, change.insert
-            );
+            println!("  alice applies at {}: -{} +{:?}", change.pos, change.delete, change.insert);
         }
     }
     from_alice.reverse();

@@ -14,10 +14,7 @@ struct Cli {}
 fn main() -> ExitCode {
     match Cli::try_parse() {
         Ok(Cli {}) => {
-            eprintln!(
-                "memo {}: the node is not built yet; see `memo --help`",
-                env!("CARGO_PKG_VERSION")
-            );
+            eprintln!("memo {}: the node is not built yet; see `memo --help`", env!("CARGO_PKG_VERSION"));
             ExitCode::from(2)
         }
         Err(error) => {
