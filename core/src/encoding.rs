@@ -9,9 +9,10 @@
 //!   relative, which makes typing cheap: a keystroke after one's own text
 //!   costs about 26 bytes.
 //! - **A whole history** ([`encode_history`] / [`decode_history`]): the
-//!   log's merged runs in columns of varints (ids as deltas, so a run of
-//!   backspaces costs about two bytes a character), the inserted text in a
-//!   column of its own, and the whole DEFLATE-compressed.
+//!   log's merged runs as columns of varints (operation heads, origins,
+//!   text lengths, delete targets; ids as deltas, and a run of backspaces
+//!   as one descending group), DEFLATE-compressed, then the inserted text,
+//!   compressed apart.
 
 use crate::id::{IdRange, OpId, ReplicaId};
 use crate::text::{TextOp, TextOpKind};
@@ -251,18 +252,18 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
             TextOpKind::Undo { .. } => KIND_UNDO,
             TextOpKind::Opaque { kind, .. } => *kind,
         };
-        w.meta.uint(kind as u64);
-        w.meta.uint(r);
-        w.meta.int(op.id.seq as i64 - next_seq[r as usize] as i64);
-        w.meta.int(op.lamport as i64 - expected_lamport as i64);
-        w.meta.uint(units);
+        w.head.uint(kind as u64);
+        w.head.uint(r);
+        w.head.int(op.id.seq as i64 - next_seq[r as usize] as i64);
+        w.head.int(op.lamport as i64 - expected_lamport as i64);
+        w.head.uint(units);
         next_seq[r as usize] = op.id.seq + units;
         expected_lamport = op.lamport + units;
         let mut reference = |w: &mut ColumnWriter, id: Option<OpId>, replicas: &mut Vec<ReplicaId>| match id {
-            None => w.meta.uint(0),
+            None => w.refs.uint(0),
             Some(id) => {
-                w.meta.uint(intern(id.replica, replicas) + 1);
-                w.meta.int(id.seq as i64 - op.id.seq as i64);
+                w.refs.uint(intern(id.replica, replicas) + 1);
+                w.refs.int(id.seq as i64 - op.id.seq as i64);
             }
         };
         match &op.kind {
@@ -270,22 +271,33 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
                 reference(&mut w, *left, &mut replicas);
                 reference(&mut w, *right, &mut replicas);
                 w.text.extend_from_slice(text.as_bytes());
-                w.meta.uint(text.len() as u64);
+                w.lens.uint(text.len() as u64);
             }
             TextOpKind::Delete { targets: ranges } | TextOpKind::Undo { edits: ranges, .. } => {
-                w.meta.uint(ranges.len() as u64);
-                for range in ranges {
-                    w.meta.uint(intern(range.replica, &mut replicas));
-                    w.meta.int(range.seq as i64 - prev_target as i64);
-                    w.meta.uint(range.len);
-                    prev_target = range.seq + range.len;
+                // Backspacing deletes single characters right to left: such a
+                // stretch is one group with a negative length.
+                let groups = group_ranges(ranges);
+                w.ranges.uint(groups.len() as u64);
+                for (range, descending) in groups {
+                    w.ranges.uint(intern(range.replica, &mut replicas));
+                    w.ranges.int(range.seq as i64 - prev_target as i64);
+                    match descending {
+                        false => {
+                            w.ranges.int(range.len as i64);
+                            prev_target = range.seq + range.len;
+                        }
+                        true => {
+                            w.ranges.int(-(range.len as i64));
+                            prev_target = range.seq + 1 - range.len;
+                        }
+                    }
                 }
                 if let TextOpKind::Undo { undone, .. } = op.kind {
-                    w.meta.uint(undone as u64);
+                    w.ranges.uint(undone as u64);
                 }
             }
             TextOpKind::Opaque { body, .. } => {
-                w.meta.uint(body.len() as u64);
+                w.lens.uint(body.len() as u64);
                 w.text.extend_from_slice(body);
             }
         }
@@ -294,17 +306,34 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
     let mut head = Column::default();
     head.uint(replicas.len() as u64);
     head.uint(ops.len() as u64);
-    head.uint(w.meta.0.len() as u64);
+    for column in w.columns() {
+        head.uint(column.0.len() as u64);
+    }
     raw.extend_from_slice(&head.0);
     for r in &replicas {
         raw.extend_from_slice(r.as_bytes());
     }
-    raw.extend_from_slice(&w.meta.0);
-    raw.extend_from_slice(&w.text);
+    for column in w.columns() {
+        raw.extend_from_slice(&column.0);
+    }
+    // Structure and text compress better apart.
+    let structure = miniz_oxide::deflate::compress_to_vec(&raw, 9);
+    let text = miniz_oxide::deflate::compress_to_vec(&w.text, 9);
     let mut out = HISTORY_MAGIC.to_vec();
     out.push(HISTORY_VERSION);
-    out.extend(miniz_oxide::deflate::compress_to_vec(&raw, 9));
+    let mut length = Column::default();
+    length.uint(structure.len() as u64);
+    out.extend(length.0);
+    out.extend(structure);
+    out.extend(text);
     out
+}
+
+fn inflate(compressed: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    miniz_oxide::inflate::decompress_to_vec_with_limit(compressed, MAX_HISTORY_BYTES).map_err(|e| match e.status {
+        miniz_oxide::inflate::TINFLStatus::HasMoreOutput => DecodeError::TooLarge(MAX_HISTORY_BYTES),
+        _ => DecodeError::Malformed("corrupt compressed data".into()),
+    })
 }
 
 /// Decodes what [`encode_history`] made.
@@ -315,34 +344,44 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
     if version != HISTORY_VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
-    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(compressed, MAX_HISTORY_BYTES).map_err(|e| match e
-        .status
-    {
-        miniz_oxide::inflate::TINFLStatus::HasMoreOutput => DecodeError::TooLarge(MAX_HISTORY_BYTES),
-        _ => malformed("corrupt compressed data"),
-    })?;
+    let mut sections = Reader { bytes: compressed, at: 0 };
+    let structure_len = sections.uint()? as usize;
+    let raw = inflate(sections.take(structure_len)?)?;
+    let text_bytes = inflate(&compressed[sections.at..])?;
     let mut r = Reader { bytes: &raw, at: 0 };
     let replica_count = r.uint()? as usize;
     let op_count = r.uint()? as usize;
-    let meta_len = r.uint()? as usize;
+    let mut lengths = [0usize; 4];
+    for length in &mut lengths {
+        *length = r.uint()? as usize;
+    }
     let replicas: Vec<ReplicaId> = (0..replica_count)
         .map(|_| r.take(16).map(|b| ReplicaId::from_bytes(b.try_into().expect("16 bytes"))))
         .collect::<Result<_, _>>()?;
-    let meta_end = r.at.checked_add(meta_len).filter(|&e| e <= raw.len()).ok_or_else(|| malformed("truncated"))?;
-    let mut text = Reader { bytes: &raw[meta_end..], at: 0 };
-    let mut m = Reader { bytes: &raw[..meta_end], at: r.at };
+    let mut columns = Vec::with_capacity(lengths.len());
+    for length in lengths {
+        columns.push(Reader { bytes: r.take(length)?, at: 0 });
+    }
+    let Ok([head, refs, lens, ranges]) = <[Reader<'_>; 4]>::try_from(columns) else {
+        unreachable!("four lengths make four columns")
+    };
+    if r.at != raw.len() {
+        return Err(malformed("trailing bytes after the columns"));
+    }
+    let mut m = ColumnReaders { head, refs, lens, ranges };
+    let mut text = Reader { bytes: &text_bytes, at: 0 };
     let replica = |i: u64| replicas.get(i as usize).copied().ok_or_else(|| malformed("unknown replica index"));
     let mut next_seq = vec![0u64; replicas.len()];
     let mut expected_lamport = 0u64;
     let mut prev_target = 0u64;
     let mut ops = Vec::with_capacity(op_count.min(1 << 20));
     for _ in 0..op_count {
-        let kind = u32::try_from(m.uint()?).map_err(|_| malformed("kind"))?;
-        let r_index = m.uint()?;
+        let kind = u32::try_from(m.head.uint()?).map_err(|_| malformed("kind"))?;
+        let r_index = m.head.uint()?;
         let author = replica(r_index)?;
-        let seq = next_seq[r_index as usize].checked_add_signed(m.int()?).ok_or_else(|| malformed("seq"))?;
-        let lamport = expected_lamport.checked_add_signed(m.int()?).ok_or_else(|| malformed("lamport"))?;
-        let units = m.uint()?;
+        let seq = next_seq[r_index as usize].checked_add_signed(m.head.int()?).ok_or_else(|| malformed("seq"))?;
+        let lamport = expected_lamport.checked_add_signed(m.head.int()?).ok_or_else(|| malformed("lamport"))?;
+        let units = m.head.uint()?;
         let id = OpId::new(author, seq);
         let reference = |m: &mut Reader<'_>| -> Result<Option<OpId>, DecodeError> {
             match m.uint()? {
@@ -355,29 +394,39 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
         };
         let op_kind = match kind {
             KIND_INSERT => {
-                let (left, right) = (reference(&mut m)?, reference(&mut m)?);
-                let len = m.uint()? as usize;
+                let (left, right) = (reference(&mut m.refs)?, reference(&mut m.refs)?);
+                let len = m.lens.uint()? as usize;
                 let bytes = text.take(len)?;
                 let text = std::str::from_utf8(bytes).map_err(|_| malformed("text is not UTF-8"))?;
                 TextOpKind::Insert { left, right, text: text.to_owned() }
             }
             KIND_DELETE | KIND_UNDO => {
-                let count = m.uint()? as usize;
+                let count = m.ranges.uint()? as usize;
                 let mut ranges = Vec::with_capacity(count.min(1 << 16));
                 for _ in 0..count {
-                    let r = replica(m.uint()?)?;
-                    let seq = prev_target.checked_add_signed(m.int()?).ok_or_else(|| malformed("range"))?;
-                    let len = m.uint()?;
-                    prev_target = seq.checked_add(len).ok_or_else(|| malformed("range"))?;
-                    ranges.push(IdRange::new(r, seq, len));
+                    let r = replica(m.ranges.uint()?)?;
+                    let seq = prev_target.checked_add_signed(m.ranges.int()?).ok_or_else(|| malformed("range"))?;
+                    let len = m.ranges.int()?;
+                    if len > 0 {
+                        prev_target = seq.checked_add(len as u64).ok_or_else(|| malformed("range"))?;
+                        ranges.push(IdRange::new(r, seq, len as u64));
+                    } else {
+                        let len = len.unsigned_abs();
+                        let last = (seq + 1).checked_sub(len).ok_or_else(|| malformed("range"))?;
+                        if len > units {
+                            return Err(malformed("range longer than its operation"));
+                        }
+                        ranges.extend((last..=seq).rev().map(|s| IdRange::new(r, s, 1)));
+                        prev_target = last;
+                    }
                 }
                 match kind {
                     KIND_DELETE => TextOpKind::Delete { targets: ranges },
-                    _ => TextOpKind::Undo { edits: ranges, undone: m.uint()? != 0 },
+                    _ => TextOpKind::Undo { edits: ranges, undone: m.ranges.uint()? != 0 },
                 }
             }
             kind => {
-                let len = m.uint()? as usize;
+                let len = m.lens.uint()? as usize;
                 TextOpKind::Opaque { kind, units, body: text.take(len)?.to_vec() }
             }
         };
@@ -392,10 +441,50 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
     Ok(ops)
 }
 
+/// Groups ranges for encoding: runs of single characters with falling
+/// sequence numbers become one descending group.
+fn group_ranges(ranges: &[IdRange]) -> Vec<(IdRange, bool)> {
+    let mut groups: Vec<(IdRange, bool)> = Vec::new();
+    for &range in ranges {
+        if let Some((group, descending)) = groups.last_mut() {
+            let falls = range.len == 1 && range.replica == group.replica && group.len >= 1;
+            let last = if *descending { group.seq + 1 - group.len } else { group.seq };
+            if falls && (*descending || group.len == 1) && range.seq + 1 == last {
+                *descending = true;
+                group.len += 1;
+                continue;
+            }
+        }
+        groups.push((range, false));
+    }
+    groups
+}
+
+/// The history's columns: similar values side by side compress best.
 #[derive(Default)]
 struct ColumnWriter {
-    meta: Column,
+    /// Per operation: kind, replica, seq and Lamport deltas, units.
+    head: Column,
+    /// Insert origins.
+    refs: Column,
+    /// Byte lengths of inserted text and opaque bodies.
+    lens: Column,
+    /// Delete targets and undone edits.
+    ranges: Column,
     text: Vec<u8>,
+}
+
+impl ColumnWriter {
+    fn columns(&self) -> [&Column; 4] {
+        [&self.head, &self.refs, &self.lens, &self.ranges]
+    }
+}
+
+struct ColumnReaders<'a> {
+    head: Reader<'a>,
+    refs: Reader<'a>,
+    lens: Reader<'a>,
+    ranges: Reader<'a>,
 }
 
 /// LEB128 varints; signed values zigzag-encoded first.

@@ -158,6 +158,8 @@ fn run(seed: u64, steps: usize) {
         late.apply(op).unwrap();
     }
     assert_eq!(late.text(), text, "a replica rebuilt from the operations diverged");
+    let loaded = TextDoc::decode_history(ReplicaId::from_u128(1), &replicas[0].doc.encode_history()).unwrap();
+    assert_eq!(loaded.text(), text, "a replica loaded from an encoded history diverged");
 }
 
 fn run_seeds(seeds: std::ops::Range<u64>, steps: usize) {

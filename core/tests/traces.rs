@@ -33,6 +33,10 @@ fn every_sequential_trace_replays_to_its_end_content() {
             remote.apply(op).unwrap();
         }
         assert!(remote.text() == trace.end_content, "{name}: remote merge differs");
+        // The encoded history loads back to the same document.
+        let loaded = TextDoc::decode_history(ReplicaId::from_u128(98), &doc.encode_history()).unwrap();
+        assert!(loaded.text() == trace.end_content, "{name}: history round trip differs");
+        assert_eq!(loaded.version(), doc.version());
     }
 }
 
