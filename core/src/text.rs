@@ -27,7 +27,7 @@ use crate::version::VersionVector;
 use list::{Id, ItemList, Key, Run, Visibility};
 use log::{Entry, EntryKind, OpLog};
 use std::cmp::Ordering;
-use undo::UndoRegisters;
+use undo::{UndoRegisters, UndoStack};
 
 /// An exact edit of the visible text: at `pos`, delete `delete` characters,
 /// then insert `insert`. A list of changes applies in order.
@@ -142,9 +142,11 @@ pub struct TextDoc {
     log: OpLog,
     undo: UndoRegisters,
     pending: CausalBuffer<TextOp>,
-    /// This replica's edits, most recent last, for `undo_last`.
-    undo_stack: Vec<IdRange>,
-    redo_stack: Vec<IdRange>,
+    /// This replica's edits, for `undo_last` and `redo_last`.
+    local_edits: UndoStack,
+    /// Whether a local edit may join the previous undo step (not inside a
+    /// replace, which makes its own step).
+    coalesce: bool,
     /// Buffers reused by local edits, which must not allocate per keystroke.
     scratch_ids: Vec<(Id, u64)>,
     scratch_visibility: Vec<Visibility>,
@@ -166,8 +168,8 @@ impl TextDoc {
             log: OpLog::default(),
             undo: UndoRegisters::default(),
             pending: CausalBuffer::new(CausalBuffer::<TextOp>::DEFAULT_LIMIT),
-            undo_stack: Vec::new(),
-            redo_stack: Vec::new(),
+            local_edits: UndoStack::default(),
+            coalesce: true,
             scratch_ids: Vec::new(),
             scratch_visibility: Vec::new(),
         }
@@ -235,8 +237,8 @@ impl TextDoc {
                 text: text.to_owned(),
             },
         };
-        self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
-        self.record_local(units);
+        let continues = self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
+        self.record_local(units, continues);
         Ok(op)
     }
 
@@ -258,11 +260,11 @@ impl TextDoc {
         }
         self.scratch_visibility.clear();
         let id = Id::new(self.me, self.next_seq);
-        self.log.push_delete(id, self.clock, &ids);
+        let continues = self.log.push_delete(id, self.clock, &ids);
         let targets =
             ids.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica()), id.seq(), len)).collect();
         let op = TextOp { id: self.op_id(id), lamport: self.clock, kind: TextOpKind::Delete { targets } };
-        self.record_local(op.units());
+        self.record_local(op.units(), continues);
         self.scratch_ids = ids;
         Ok(Some(op))
     }
@@ -270,15 +272,16 @@ impl TextDoc {
     /// Replaces `start..end` with `text`: one edit (undone as one).
     pub fn replace(&mut self, start: usize, end: usize, text: &str) -> Result<Vec<TextOp>, TextError> {
         self.check_pos(end)?;
-        let first = self.next_seq;
-        let mut ops: Vec<TextOp> = self.delete(start, end)?.into_iter().collect();
-        if !text.is_empty() {
-            ops.push(self.insert(start, text)?);
-        }
+        self.coalesce = false;
+        let deleted = self.delete(start, end);
+        let inserted = match text.is_empty() {
+            true => Ok(None),
+            false => self.insert(start, text).map(Some),
+        };
+        self.coalesce = true;
+        let ops: Vec<TextOp> = deleted?.into_iter().chain(inserted?).collect();
         if ops.len() == 2 {
-            // Two local edits recorded; make them one undo step.
-            self.undo_stack.truncate(self.undo_stack.len() - 2);
-            self.undo_stack.push(IdRange::new(self.replica, first, self.next_seq - first));
+            self.local_edits.merge_last_two();
         }
         Ok(ops)
     }
@@ -294,19 +297,20 @@ impl TextDoc {
         self.set_undone(edits, false)
     }
 
-    /// Undoes this replica's most recent edit not yet undone.
+    /// Undoes this replica's most recent edit not yet undone (a run of
+    /// typing or backspacing is one edit, as in editors).
     pub fn undo_last(&mut self) -> Option<(TextOp, Vec<TextChange>)> {
-        let edit = self.undo_stack.pop()?;
-        let undone = self.set_undone(&[edit], true).ok()?;
-        self.redo_stack.push(edit);
+        let step = self.local_edits.pop_undo()?;
+        let undone = self.set_undone(&[IdRange::new(self.replica, step.0, step.1)], true).ok()?;
+        self.local_edits.undone(step);
         Some(undone)
     }
 
     /// Redoes the edit most recently undone by `undo_last`.
     pub fn redo_last(&mut self) -> Option<(TextOp, Vec<TextChange>)> {
-        let edit = self.redo_stack.pop()?;
-        let redone = self.set_undone(&[edit], false).ok()?;
-        self.undo_stack.push(edit);
+        let step = self.local_edits.pop_redo()?;
+        let redone = self.set_undone(&[IdRange::new(self.replica, step.0, step.1)], false).ok()?;
+        self.local_edits.redone(step);
         Some(redone)
     }
 
@@ -331,9 +335,8 @@ impl TextDoc {
         }
     }
 
-    fn record_local(&mut self, units: u64) {
-        self.undo_stack.push(IdRange::new(self.replica, self.next_seq, units));
-        self.redo_stack.clear();
+    fn record_local(&mut self, units: u64, continues: bool) {
+        self.local_edits.record(self.next_seq, units, continues && self.coalesce);
         self.next_seq += units;
         self.clock += units;
         self.version.set(self.replica, self.next_seq);

@@ -272,17 +272,26 @@ fn undoing_a_delete_brings_the_text_back_and_converges_with_concurrent_edits() {
 #[test]
 fn undo_last_and_redo_last_walk_the_local_history() {
     let mut a = replica(1);
-    a.insert(0, "a").unwrap();
-    a.insert(1, "b").unwrap();
-    a.replace(0, 2, "XY").unwrap();
+    type_forward(&mut a, 0, "one"); // a run of typing: one undo step
+    a.insert(0, ">").unwrap(); // elsewhere: a step of its own
+    a.replace(0, 4, "XY").unwrap(); // delete and insert: one step
     a.undo_last().unwrap();
-    assert_eq!(a.text(), "ab");
+    assert_eq!(a.text(), ">one");
     a.undo_last().unwrap();
-    assert_eq!(a.text(), "a");
+    assert_eq!(a.text(), "one");
+    a.undo_last().unwrap();
+    assert_eq!(a.text(), "");
+    assert!(a.undo_last().is_none());
+    a.redo_last().unwrap();
     a.redo_last().unwrap();
     a.redo_last().unwrap();
     assert_eq!(a.text(), "XY");
     assert!(a.redo_last().is_none());
+    // A new edit clears what could be redone.
+    a.undo_last().unwrap();
+    a.insert(0, "!").unwrap();
+    assert!(a.redo_last().is_none());
+    assert_eq!(a.text(), "!>one");
 }
 
 #[test]

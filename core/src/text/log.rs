@@ -46,8 +46,8 @@ impl OpLog {
     }
 
     /// Appends an operation, merging it into the last entry of the log
-    /// when it continues it.
-    pub fn push(&mut self, entry: Entry) {
+    /// when it continues it (then returns true).
+    pub fn push(&mut self, entry: Entry) -> bool {
         if let Some(last) = self.entries.last_mut() {
             if continues(last, &entry) {
                 last.units += entry.units;
@@ -60,7 +60,7 @@ impl OpLog {
                     }
                     _ => unreachable!("continues() checks the kinds"),
                 }
-                return;
+                return true;
             }
         }
         let replica = entry.id.replica() as usize;
@@ -69,11 +69,12 @@ impl OpLog {
         }
         self.by_replica[replica].push(self.entries.len() as u32);
         self.entries.push(entry);
+        false
     }
 
     /// Appends a delete of `targets`, merging into the last entry without
-    /// allocating when it continues it (backspacing).
-    pub fn push_delete(&mut self, id: Id, lamport: u64, targets: &[(Id, u64)]) {
+    /// allocating when it continues it (backspacing; then returns true).
+    pub fn push_delete(&mut self, id: Id, lamport: u64, targets: &[(Id, u64)]) -> bool {
         let units = targets.iter().map(|t| t.1).sum();
         if let Some(last @ Entry { kind: EntryKind::Delete { .. }, .. }) = self.entries.last_mut() {
             if last.id.plus(last.units) == id && last.lamport + last.units == lamport {
@@ -83,10 +84,10 @@ impl OpLog {
                         push_range(all, target);
                     }
                 }
-                return;
+                return true;
             }
         }
-        self.push(Entry { id, lamport, units, kind: EntryKind::Delete { targets: targets.to_vec() } });
+        self.push(Entry { id, lamport, units, kind: EntryKind::Delete { targets: targets.to_vec() } })
     }
 
     /// The entry holding unit `id`, if it has been applied.
