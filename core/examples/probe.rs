@@ -3,7 +3,15 @@ use std::time::Instant;
 fn main() {
     let name = std::env::args().nth(1).unwrap_or("sequential/automerge-paper".into());
     let trace = memo_traces::load(&name).unwrap();
+    let rss = || std::fs::read_to_string("/proc/self/statm").unwrap().split(' ').nth(1).unwrap().parse::<usize>().unwrap() * 4096;
+    if !name.starts_with("concurrent") {
+        let before = rss();
+        let doc = memo_traces::replay_sequential(&trace);
+        eprintln!("rss growth {} KiB", (rss() - before) / 1024);
+        drop(doc);
+    }
     for _ in 0..3 {
+        if name.starts_with("concurrent") { break; }
         let t = Instant::now();
         let doc = memo_traces::replay_sequential(&trace);
         eprintln!("warm replay {:?} ({} chars)", t.elapsed(), doc.len());
@@ -16,7 +24,7 @@ fn main() {
     } else {
         memo_traces::replay_sequential(&trace)
     };
-    eprintln!("replay {:?}", t.elapsed());
+    eprintln!("replay {:?}, shape (runs, leaves, log entries) {:?}", t.elapsed(), doc.shape());
     assert_eq!(doc.text(), trace.end_content);
     let ops = doc.ops_since(&Default::default());
     let t = Instant::now();

@@ -612,6 +612,14 @@ impl TextDoc {
         TextOp { id: self.op_id(entry.id), lamport: entry.lamport, kind }
     }
 
+    /// Sizes of the internal structures, for diagnostics: (runs in the
+    /// item list, its leaves, log entries).
+    #[doc(hidden)]
+    pub fn shape(&self) -> (usize, usize, usize) {
+        let (runs, leaves) = self.list.shape();
+        (runs, leaves, self.log.entries().len())
+    }
+
     /// The whole history, compactly encoded (see [`crate::encoding`]).
     pub fn encode_history(&self) -> Vec<u8> {
         crate::encoding::encode_history(&self.ops_since(&VersionVector::new()))

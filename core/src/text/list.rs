@@ -304,16 +304,19 @@ impl ItemList {
         (pos, self.leaf_at(pos).runs.len() as u32)
     }
 
+    /// Whether `next` continues `prev` exactly as if one run had been
+    /// split in two: then they may be one run.
+    fn continues(&self, prev: &Run, next: &Run) -> bool {
+        prev.id.plus(prev.len as u64) == next.id
+            && next.left == Some(prev.id.plus(prev.len as u64 - 1))
+            && prev.right == next.right
+            && prev.same_state(next)
+            && self.byte_range(prev, 0, prev.len).1 == next.content
+    }
+
     fn try_extend(&mut self, pos: u32, index: u32, run: &Run) -> bool {
         let leaf = self.order[pos as usize] as usize;
-        let prev = &self.leaves[leaf].runs[index as usize];
-        let (_, prev_end) = self.byte_range(prev, 0, prev.len);
-        let continues = prev.id.plus(prev.len as u64) == run.id
-            && run.left == Some(prev.id.plus(prev.len as u64 - 1))
-            && prev.right == run.right
-            && prev.same_state(run)
-            && prev_end == run.content;
-        if !continues {
+        if !self.continues(&self.leaves[leaf].runs[index as usize], run) {
             return false;
         }
         self.leaves[leaf].runs[index as usize].len += run.len;
@@ -431,8 +434,29 @@ impl ItemList {
                 }
                 _ => {}
             }
+            // Deleting splits runs; pieces that agree again become one run
+            // (a run of backspaces leaves one tombstone, not one per key).
+            self.merge_with_next(key.pos, key.run);
+            if key.run > 0 {
+                self.merge_with_next(key.pos, key.run - 1);
+            }
             next = next.plus(take);
         }
+    }
+
+    /// Merges run `index` of the leaf at `pos` with the run after it in the
+    /// same leaf, when that one continues it.
+    fn merge_with_next(&mut self, pos: u32, index: u32) {
+        let leaf = self.order[pos as usize] as usize;
+        let runs = &self.leaves[leaf].runs;
+        let i = index as usize;
+        if i + 1 >= runs.len() || !self.continues(&runs[i], &runs[i + 1]) {
+            return;
+        }
+        let runs = &mut self.leaves[leaf].runs;
+        let next = runs.remove(i + 1);
+        runs[i].len += next.len;
+        self.by_id[next.id.replica() as usize].remove(&next.id.seq());
     }
 
     /// The ids of the visible characters in `start..end`, as runs.
@@ -472,6 +496,11 @@ impl ItemList {
     /// If `target` lies in the same run as `key`, at or after it.
     pub fn same_run_ahead(key: Key, target: Option<Key>) -> Option<Key> {
         target.filter(|t| t.pos == key.pos && t.run == key.run && t.off >= key.off)
+    }
+
+    /// (runs, leaves), for diagnostics.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.leaves.iter().map(|l| l.runs.len()).sum(), self.leaves.len())
     }
 
     /// Checks the indexes against the leaves (for tests).
