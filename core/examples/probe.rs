@@ -3,18 +3,26 @@ use std::time::Instant;
 fn main() {
     let name = std::env::args().nth(1).unwrap_or("sequential/automerge-paper".into());
     let trace = memo_traces::load(&name).unwrap();
-    let rss = || std::fs::read_to_string("/proc/self/statm").unwrap().split(' ').nth(1).unwrap().parse::<usize>().unwrap() * 4096;
+    let rss = || {
+        std::fs::read_to_string("/proc/self/statm").unwrap().split(' ').nth(1).unwrap().parse::<usize>().unwrap() * 4096
+    };
     if !name.starts_with("concurrent") {
         let before = rss();
         let doc = memo_traces::replay_sequential(&trace);
         eprintln!("rss growth {} KiB", (rss() - before) / 1024);
         drop(doc);
     }
-    for _ in 0..3 {
-        if name.starts_with("concurrent") { break; }
+    let rounds = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    for _ in 0..rounds {
+        if name.starts_with("concurrent") {
+            break;
+        }
         let t = Instant::now();
         let doc = memo_traces::replay_sequential(&trace);
         eprintln!("warm replay {:?} ({} chars)", t.elapsed(), doc.len());
+    }
+    if std::env::var_os("ONLY_LOCAL").is_some() {
+        return;
     }
     let t = Instant::now();
     let doc = if name.starts_with("concurrent") {

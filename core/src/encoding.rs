@@ -198,7 +198,7 @@ pub fn decode_op(bytes: &[u8]) -> Result<TextOp, DecodeError> {
                 }
                 (right, _) => from_ref(&id, right)?,
             };
-            TextOpKind::Insert { left, right, text: body.text.to_owned() }
+            TextOpKind::Insert { left, right, text: body.text.into() }
         }
         KIND_DELETE => {
             let body: DeleteBody = postcard::from_bytes(header.body)?;
@@ -398,7 +398,7 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
                 let len = m.lens.uint()? as usize;
                 let bytes = text.take(len)?;
                 let text = std::str::from_utf8(bytes).map_err(|_| malformed("text is not UTF-8"))?;
-                TextOpKind::Insert { left, right, text: text.to_owned() }
+                TextOpKind::Insert { left, right, text: text.into() }
             }
             KIND_DELETE | KIND_UNDO => {
                 let count = m.ranges.uint()? as usize;

@@ -20,6 +20,8 @@ mod undo;
 
 pub use op::{InvalidOp, TextOp, TextOpKind};
 
+pub use compact_str::CompactString;
+
 use crate::causal::{BufferFull, CausalBuffer, CausalOp, Waiting};
 use crate::id::{IdRange, Lamport, OpId, ReplicaId};
 use crate::replicas::{LocalReplica, ReplicaTable};
@@ -35,7 +37,7 @@ use undo::{UndoRegisters, UndoStack};
 pub struct TextChange {
     pub pos: usize,
     pub delete: usize,
-    pub insert: String,
+    pub insert: CompactString,
 }
 
 /// A local edit that cannot be made.
@@ -234,10 +236,11 @@ impl TextDoc {
             kind: TextOpKind::Insert {
                 left: left.map(|i| self.op_id(i)),
                 right: right.map(|i| self.op_id(i)),
-                text: text.to_owned(),
+                text: text.into(),
             },
         };
-        let continues = self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
+        let continues =
+            self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
         self.record_local(units, continues);
         Ok(op)
     }
@@ -467,9 +470,9 @@ impl TextDoc {
 
     fn changes_from(&self, shown: Vec<Visibility>, changes: &mut Vec<TextChange>) {
         changes.extend(shown.into_iter().map(|v| match v {
-            Visibility::Hidden { pos, len } => TextChange { pos, delete: len, insert: String::new() },
+            Visibility::Hidden { pos, len } => TextChange { pos, delete: len, insert: CompactString::default() },
             Visibility::Shown { pos, content: (start, end) } => {
-                TextChange { pos, delete: 0, insert: self.list.content((start, end)).to_owned() }
+                TextChange { pos, delete: 0, insert: self.list.content((start, end)).into() }
             }
         }));
     }
@@ -601,7 +604,7 @@ impl TextDoc {
         };
         let kind = match &entry.kind {
             EntryKind::Insert { left, right, content } => {
-                TextOpKind::Insert { left: opt(left), right: opt(right), text: self.list.content(*content).to_owned() }
+                TextOpKind::Insert { left: opt(left), right: opt(right), text: self.list.content(*content).into() }
             }
             EntryKind::Delete { targets } => TextOpKind::Delete { targets: ranges(targets) },
             EntryKind::Undo { edits, undone } => TextOpKind::Undo { edits: ranges(edits), undone: *undone },

@@ -187,7 +187,7 @@ fn malformed_operations_are_rejected_and_the_replica_keeps_working() {
         TextOp {
             id: OpId::new(evil, 0),
             lamport: 0,
-            kind: TextOpKind::Insert { left: None, right: None, text: String::new() },
+            kind: TextOpKind::Insert { left: None, right: None, text: Default::default() },
         },
         // Origins in the wrong order.
         TextOp {

@@ -1,6 +1,7 @@
 //! Text operations: what replicas send each other.
 
 use crate::id::{IdRange, Lamport, OpId};
+use compact_str::CompactString;
 
 /// One operation on a text document, as sent between replicas.
 ///
@@ -20,7 +21,7 @@ pub enum TextOpKind {
     /// Inserts `text` between the characters `left` and `right` that were
     /// adjacent when the author typed it (`None`: the document's start, or
     /// end). Character `i` of `text` is unit `i` of the operation.
-    Insert { left: Option<OpId>, right: Option<OpId>, text: String },
+    Insert { left: Option<OpId>, right: Option<OpId>, text: CompactString },
     /// Deletes characters: unit `i` deletes the `i`-th character listed by
     /// `targets`, ranges of character ids taken in order.
     Delete { targets: Vec<IdRange> },
@@ -113,7 +114,7 @@ impl TextOp {
         match &mut self.kind {
             TextOpKind::Insert { left, text, .. } => {
                 let cut = text.char_indices().nth(n as usize).map_or(text.len(), |(b, _)| b);
-                text.drain(..cut);
+                *text = CompactString::from(&text[cut..]);
                 *left = Some(OpId::new(self.id.replica, self.id.seq + n - 1));
             }
             TextOpKind::Delete { targets } => {
