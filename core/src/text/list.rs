@@ -10,8 +10,10 @@
 //! operations fast:
 //! - a Fenwick tree over the leaves' visible lengths finds "the n-th visible
 //!   character" in O(log leaves);
-//! - per replica, a `BTreeMap` from each run's first seq to its leaf finds a
-//!   character by id;
+//! - per replica, a `BTreeMap` from seq to leaf finds a character by id:
+//!   the greatest entry at or before a character's seq names its leaf (one
+//!   entry serves a whole stretch of a replica's ids in one leaf, so splits
+//!   and merges inside a leaf leave the index alone);
 //! - `order` / `position_of` translate between a leaf's stable id and its
 //!   place in the document, so that ids in the map survive leaf splits.
 
@@ -171,12 +173,18 @@ impl ItemList {
 
     /// Where the character `id` is, or `None` if no character has that id.
     pub fn key_of(&self, id: Id) -> Option<Key> {
-        let index = self.by_id.get(id.replica() as usize)?;
-        let (_, &leaf) = index.range(..=id.seq()).next_back()?;
+        let leaf = self.leaf_for(id)?;
         let pos = self.position_of[leaf as usize];
         let runs = &self.leaves[leaf as usize].runs;
         let run = runs.iter().position(|r| r.contains(id))?;
         Some(Key { pos, run: run as u32, off: (id.seq() - runs[run].id.seq()) as u32 })
+    }
+
+    /// The leaf that holds `id` if it is a character: the one named by the
+    /// index's greatest entry at or before it.
+    fn leaf_for(&self, id: Id) -> Option<u32> {
+        let index = self.by_id.get(id.replica() as usize)?;
+        index.range(..=id.seq()).next_back().map(|(_, &leaf)| leaf)
     }
 
     /// The key just after `key`, or `None` at the end of the list.
@@ -321,6 +329,11 @@ impl ItemList {
         }
         self.leaves[leaf].runs[index as usize].len += run.len;
         self.add_visible(pos, run.visible_len() as isize);
+        // An entry left at these ids' start by an earlier move must not
+        // send them elsewhere.
+        if self.leaf_for(run.id) != Some(leaf as u32) {
+            self.index_of(run.id.replica()).insert(run.id.seq(), leaf as u32);
+        }
         true
     }
 
@@ -328,7 +341,11 @@ impl ItemList {
     /// its characters are new (false when a split moves existing ones).
     fn insert_run(&mut self, pos: u32, index: u32, run: Run, counted: bool) -> Key {
         let leaf = self.order[pos as usize];
-        self.index_of(run.id.replica()).insert(run.id.seq(), leaf);
+        // New characters need an index entry unless the entry before them
+        // already names this leaf (a split's tail stays in its leaf).
+        if counted && self.leaf_for(run.id) != Some(leaf) {
+            self.index_of(run.id.replica()).insert(run.id.seq(), leaf);
+        }
         self.leaves[leaf as usize].runs.insert(index as usize, run);
         if counted {
             self.add_visible(pos, run.visible_len() as isize);
@@ -382,12 +399,31 @@ impl ItemList {
     fn split_leaf(&mut self, pos: u32) {
         let leaf = self.order[pos as usize] as usize;
         let half = self.leaves[leaf].runs.len() / 2;
+        // Ids just past each moving run keep the leaf the index gave them.
+        let after: Vec<(Id, Option<u32>)> = self.leaves[leaf].runs[half..]
+            .iter()
+            .map(|run| {
+                let end = run.id.plus(run.len as u64);
+                (end, self.leaf_for(end))
+            })
+            .collect();
         let tail: Vec<Run> = self.leaves[leaf].runs.split_off(half);
         let tail_visible: usize = tail.iter().map(Run::visible_len).sum();
         self.leaves[leaf].visible -= tail_visible;
         let new_leaf = self.leaves.len() as u32;
         for run in &tail {
-            self.index_of(run.id.replica()).insert(run.id.seq(), new_leaf);
+            let index = self.index_of(run.id.replica());
+            let (start, end) = (run.id.seq(), run.id.seq() + run.len as u64);
+            let inside: Vec<u64> = index.range(start + 1..end).map(|(&seq, _)| seq).collect();
+            for seq in inside {
+                index.remove(&seq);
+            }
+            index.insert(start, new_leaf);
+        }
+        for (end, leaf) in after {
+            if let Some(leaf) = leaf {
+                self.index_of(end.replica()).entry(end.seq()).or_insert(leaf);
+            }
         }
         self.leaves.push(Leaf { runs: tail, visible: tail_visible });
         self.order.insert(pos as usize + 1, new_leaf);
@@ -456,7 +492,7 @@ impl ItemList {
         let runs = &mut self.leaves[leaf].runs;
         let next = runs.remove(i + 1);
         runs[i].len += next.len;
-        self.by_id[next.id.replica() as usize].remove(&next.id.seq());
+        // An index entry at `next`'s start names this leaf: still right.
     }
 
     /// The ids of the visible characters in `start..end`, as runs.
@@ -513,8 +549,11 @@ impl ItemList {
             assert_eq!(visible, self.leaves[leaf as usize].visible);
             assert_eq!(self.fenwick.prefix(pos), total);
             total += visible;
-            for run in &self.leaves[leaf as usize].runs {
-                assert_eq!(self.by_id[run.id.replica() as usize].get(&run.id.seq()), Some(&leaf));
+            for (i, run) in self.leaves[leaf as usize].runs.iter().enumerate() {
+                for id in [run.id, run.id.plus(run.len as u64 - 1)] {
+                    let key = self.key_of(id).expect("every character is in the index");
+                    assert_eq!((key.pos as usize, key.run as usize), (pos, i));
+                }
             }
         }
         assert_eq!(total, self.visible_len);
