@@ -336,20 +336,34 @@ fn the_text_at_any_past_version() {
     assert_eq!(a.text_at(&VersionVector::new()), "");
 }
 
+/// The wire size of a one-character insert typed after one's own text, and
+/// of one typed inside another replica's text, after `history` units each.
+fn keystroke_sizes(history: usize) -> (usize, usize) {
+    let (mut a, mut b) = (replica(1), replica(2));
+    a.insert(0, &"a".repeat(history.max(1))).unwrap();
+    b.insert(0, &"b".repeat(history.max(1))).unwrap();
+    sync(&b, &mut a);
+    let typing = a.insert(3, "x").unwrap();
+    let typing_on = a.insert(4, "y").unwrap().encode();
+    sync(&a, &mut b);
+    let in_a_text = b.text().find("axya").expect("a's text") + 2;
+    let inside = b.insert(in_a_text, "z").unwrap();
+    let TextOpKind::Insert { left: Some(left), .. } = inside.kind else { panic!("an insert after a character") };
+    assert_eq!(left.replica, a.replica(), "typed inside the other replica's text");
+    assert!(matches!(typing.kind, TextOpKind::Insert { .. }));
+    (typing_on.len(), inside.encode().len())
+}
+
 #[test]
 fn a_keystroke_is_small_on_the_wire() {
-    let (mut a, mut b) = (replica(1), replica(2));
-    // Typing on after one's own text.
-    type_forward(&mut a, 0, "some text of a");
-    let typing = a.insert(14, "l").unwrap().encode();
-    assert!(typing.len() <= 40, "a keystroke costs {} bytes", typing.len());
-    // The first keystroke inside another replica's text names its character.
-    sync(&a, &mut b);
-    let inside = b.insert(5, "x").unwrap().encode();
-    println!("keystroke bytes: typing on {}, inside another's text {}", typing.len(), inside.len());
-    // Two full replica ids (the author's, and the character typed after):
-    // the one case above 40 bytes.
-    assert!(inside.len() <= 44, "a keystroke inside another's text costs {} bytes", inside.len());
+    let (typing_on, inside) = keystroke_sizes(10);
+    let (typing_on_late, inside_late) = keystroke_sizes(100_000);
+    println!("keystroke bytes: typing on {typing_on} ({typing_on_late} after 100k units), inside another's text {inside} ({inside_late})");
+    assert!(typing_on <= 40 && typing_on_late <= 40, "typing costs {typing_on} / {typing_on_late} bytes");
+    assert!(inside <= 40, "a keystroke inside another's text costs {inside} bytes");
+    // Two full replica ids (the author's and the one typed after) and
+    // three-byte sequence numbers: the one case past 40 bytes.
+    assert!(inside_late <= 44, "a keystroke inside another's text costs {inside_late} bytes");
 }
 
 #[test]
