@@ -18,6 +18,8 @@ pub enum Cell<T> {
     Value(T),
     /// This peer has no such measure (e.g. a rope has no remote merge).
     NotApplicable,
+    /// Measured in another row (the same code).
+    SameAsAbove,
     /// The measure ran but its result was wrong, or it panicked.
     Failed(&'static str),
 }
@@ -39,6 +41,14 @@ pub struct Row {
 }
 
 impl Row {
+    /// Has this peer no measure at all (not even a failed one)?
+    pub fn is_empty(&self) -> bool {
+        fn na<T>(c: &Cell<T>) -> bool {
+            matches!(c, Cell::NotApplicable)
+        }
+        na(&self.local) && na(&self.merge) && na(&self.encoded) && na(&self.local_memory) && na(&self.merged_memory)
+    }
+
     pub fn failed(peer: String, why: &'static str) -> Self {
         Self {
             peer,
@@ -75,21 +85,13 @@ fn sample<I, T>(prepare: impl FnOnce() -> I, build: impl FnOnce(I) -> T) -> Samp
     let start = Instant::now();
     let value = build(input);
     let time = start.elapsed();
-    Sample {
-        value,
-        time,
-        bytes: live_bytes().saturating_sub(before),
-    }
+    Sample { value, time, bytes: live_bytes().saturating_sub(before) }
 }
 
 /// Runs `build(prepare())` `runs` times (each result dropped before the next
 /// run) and returns the last result, the median time and the last run's
 /// bytes.
-fn repeat<I, T>(
-    runs: usize,
-    mut prepare: impl FnMut() -> I,
-    mut build: impl FnMut(I) -> T,
-) -> Sample<T> {
+fn repeat<I, T>(runs: usize, mut prepare: impl FnMut() -> I, mut build: impl FnMut(I) -> T) -> Sample<T> {
     let mut times = Vec::with_capacity(runs);
     let mut last: Option<Sample<T>> = None;
     for _ in 0..runs.max(1) {
@@ -107,11 +109,7 @@ fn repeat<I, T>(
 /// Measures peer `P` on `trace`. Every replica is checked against the
 /// trace's end content; a wrong one fails its measure.
 pub fn measure<P: Peer>(trace: &Trace, settings: &Settings) -> Row {
-    let runs = if P::SLOW {
-        settings.slow_runs
-    } else {
-        settings.runs
-    };
+    let runs = if P::SLOW { settings.slow_runs } else { settings.runs };
     let ok = |doc: &P::Doc| P::text(doc) == trace.end_content;
     let mut row = Row {
         peer: P::NAME.to_owned(),
@@ -124,7 +122,16 @@ pub fn measure<P: Peer>(trace: &Trace, settings: &Settings) -> Row {
 
     // The replica whose history a fresh one will merge.
     let sequential = is_sequential(trace);
-    let mut source = if sequential {
+    let mut source = if P::SECOND_ROW {
+        row.encoded = Cell::SameAsAbove;
+        if sequential {
+            row.local = Cell::SameAsAbove;
+            row.local_memory = Cell::SameAsAbove;
+            P::replay_local(trace)
+        } else {
+            P::replay_concurrent(trace).expect("the row above replayed it")
+        }
+    } else if sequential {
         let s = repeat(runs, || (), |()| P::replay_local(trace));
         eprintln!("    {}: local replay {:.1?}", P::NAME, s.time);
         if ok(&s.value) {
@@ -141,18 +148,16 @@ pub fn measure<P: Peer>(trace: &Trace, settings: &Settings) -> Row {
             eprintln!("    {}: no concurrent replay", P::NAME);
             return row;
         };
-        eprintln!(
-            "    {}: concurrent replay (setup, not timed) {:.1?}",
-            P::NAME,
-            start.elapsed()
-        );
+        eprintln!("    {}: concurrent replay (setup, not timed) {:.1?}", P::NAME, start.elapsed());
         if !ok(&doc) {
             return Row::failed(P::NAME.to_owned(), "wrong text");
         }
         doc
     };
 
-    row.encoded = P::encoded_size(&mut source).map_or(Cell::NotApplicable, Cell::Value);
+    if !P::SECOND_ROW {
+        row.encoded = P::encoded_size(&mut source).map_or(Cell::NotApplicable, Cell::Value);
+    }
     let Some(history) = P::history(&mut source, trace) else {
         return row;
     };

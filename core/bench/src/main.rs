@@ -63,16 +63,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let all = peers::all();
-    if let Some(unknown) = args
-        .only
-        .iter()
-        .find(|o| !all.iter().any(|p| p.key() == o.as_str()))
-    {
-        let known: Vec<_> = all.iter().map(|p| p.key()).collect();
-        eprintln!(
-            "memo-bench: unknown peer {unknown:?}; the peers are {}",
-            known.join(", ")
-        );
+    if let Some(unknown) = args.only.iter().find(|o| !all.iter().any(|p| p.key() == o.as_str())) {
+        let mut known: Vec<_> = all.iter().map(|p| p.key()).collect();
+        known.dedup();
+        eprintln!("memo-bench: unknown peer {unknown:?}; the peers are {}", known.join(", "));
         return ExitCode::FAILURE;
     }
     let peers: Vec<_> = all
@@ -85,16 +79,9 @@ fn main() -> ExitCode {
     } else {
         args.traces.clone()
     };
-    let settings = Settings {
-        runs: args.runs.max(1),
-        slow_runs: args.slow_runs.max(1),
-    };
+    let settings = Settings { runs: args.runs.max(1), slow_runs: args.slow_runs.max(1) };
 
-    println!(
-        "Median of {} runs ({} for automerge and yrs); ratios are peer ÷ memo-core \
-         (above 1× means memo-core is faster or smaller).\n",
-        settings.runs, settings.slow_runs
-    );
+    println!("{}", report::legend(&settings));
     let mut failed = false;
     for name in &traces {
         eprintln!("{name}: loading");
@@ -117,11 +104,7 @@ fn main() -> ExitCode {
         let patches: usize = trace.txns.iter().map(|t| t.patches.len()).sum();
         let about = format!(
             "{}, {} agent(s), {} txns, {} patches, {} chars at the end.",
-            if is_sequential(&trace) {
-                "Sequential"
-            } else {
-                "Concurrent"
-            },
+            if is_sequential(&trace) { "Sequential" } else { "Concurrent" },
             trace.num_agents,
             report::thousands(trace.txns.len()),
             report::thousands(patches),

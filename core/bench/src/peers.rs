@@ -18,6 +18,10 @@ pub trait Peer {
     /// Slow peers (seconds per trace) run once per measure, and are left
     /// out with `--skip-slow`.
     const SLOW: bool = false;
+    /// This row measures the row above's peer again, with another remote
+    /// merge: its replay runs once, untimed, and its local replay, local
+    /// memory and encoded size are the row above's.
+    const SECOND_ROW: bool = false;
 
     /// A replica holding a document and its history.
     type Doc;
@@ -57,11 +61,7 @@ pub struct Entry {
 
 impl Entry {
     fn of<P: Peer>() -> Self {
-        Self {
-            name: P::NAME,
-            slow: P::SLOW,
-            measure: measure::<P>,
-        }
+        Self { name: P::NAME, slow: P::SLOW, measure: measure::<P> }
     }
 
     /// The name `--only` takes: the crate's, without version or notes.
@@ -74,6 +74,7 @@ impl Entry {
 pub fn all() -> Vec<Entry> {
     vec![
         Entry::of::<memo::Memo>(),
+        Entry::of::<memo::MemoFromBytes>(),
         Entry::of::<diamond_types::DiamondTypes>(),
         Entry::of::<cola::Cola>(),
         Entry::of::<loro::Loro>(),

@@ -1,10 +1,30 @@
 //! Markdown tables of the measures.
 
-use crate::bench::{Cell, Row};
+use crate::bench::{Cell, Row, Settings};
 use crate::peers::memo::Memo;
 use crate::peers::Peer;
 use std::fmt::Write;
 use std::time::Duration;
+
+/// What the columns mean, to print once above the tables.
+pub fn legend(settings: &Settings) -> String {
+    format!(
+        "Times are the median of {runs} runs ({slow} for automerge and yrs). Each value is followed \
+         by its ratio to memo-core's (peer ÷ memo-core: above 1× means memo-core is faster or smaller).\n\n\
+         - **local replay**: every patch of a sequential trace applied as local edits (one \
+         commit per trace transaction where the library has commits).\n\
+         - **remote merge**: a fresh replica merges the whole history. memo-core: applies every \
+         operation (`ops_since`), in memory; the row below decodes `encode_history` first, as the \
+         peers decode their own encodings. Concurrent traces are first replayed once, untimed \
+         (diamond-types through its event graph, the others by simulating the agents).\n\
+         - **encoded history**: the library's own encoding of the whole document.\n\
+         - **memory (local)** / **(merged)**: bytes allocated and still held by the document \
+         after the local replay / by the fresh replica after the remote merge.\n\
+         - ″: the row above's value; n/a: the peer has no such measure.\n",
+        runs = settings.runs,
+        slow = settings.slow_runs,
+    )
+}
 
 /// A table for one trace: one line per peer, each measure with its ratio to
 /// memo-core's (peer ÷ memo-core: above 1× means memo-core is faster or
@@ -13,12 +33,12 @@ pub fn table(title: &str, about: &str, rows: &[Row]) -> String {
     let memo = rows.iter().find(|r| r.peer == Memo::NAME);
     let mut out = String::new();
     let _ = writeln!(out, "### {title}\n\n{about}\n");
-    let _ = writeln!(
-        out,
-        "| peer | local replay | remote merge | encoded history | memory (local) | memory (merged) |"
-    );
+    let _ =
+        writeln!(out, "| peer | local replay | remote merge | encoded history | memory (local) | memory (merged) |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
-    for row in rows {
+    // A peer with nothing to show for this trace (a rope on a concurrent
+    // trace) gets no line.
+    for row in rows.iter().filter(|r| !r.is_empty()) {
         let is_memo = row.peer == Memo::NAME;
         let base = |pick: fn(&Row) -> Option<f64>| if is_memo { None } else { memo.and_then(pick) };
         let _ = writeln!(
@@ -28,16 +48,8 @@ pub fn table(title: &str, about: &str, rows: &[Row]) -> String {
             cell(&row.local, base(|r| secs(&r.local)), fmt_time),
             cell(&row.merge, base(|r| secs(&r.merge)), fmt_time),
             cell(&row.encoded, base(|r| bytes(&r.encoded)), fmt_bytes),
-            cell(
-                &row.local_memory,
-                base(|r| bytes(&r.local_memory)),
-                fmt_bytes
-            ),
-            cell(
-                &row.merged_memory,
-                base(|r| bytes(&r.merged_memory)),
-                fmt_bytes
-            ),
+            cell(&row.local_memory, base(|r| bytes(&r.local_memory)), fmt_bytes),
+            cell(&row.merged_memory, base(|r| bytes(&r.merged_memory)), fmt_bytes),
         );
     }
     out
@@ -64,6 +76,7 @@ fn cell<T: Copy + Into<Measure>>(c: &Cell<T>, memo: Option<f64>, fmt: fn(T) -> S
             _ => fmt(*v),
         },
         Cell::NotApplicable => "n/a".to_owned(),
+        Cell::SameAsAbove => "″".to_owned(),
         Cell::Failed(why) => format!("FAILED: {why}"),
     }
 }

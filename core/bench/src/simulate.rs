@@ -75,15 +75,8 @@ pub fn simulate<R: SimReplica>(trace: &Trace) -> R {
     for (i, txn) in txns.iter().enumerate() {
         by_agent[txn.agent].push(i);
     }
-    let strategy = if R::HAND_OVER && agents > FEW_AGENTS {
-        Strategy::PerHead
-    } else {
-        Strategy::PerAgent
-    };
-    let last_txn_of_agent: Vec<usize> = by_agent
-        .iter()
-        .map(|t| t.last().copied().unwrap_or(0))
-        .collect();
+    let strategy = if R::HAND_OVER && agents > FEW_AGENTS { Strategy::PerHead } else { Strategy::PerAgent };
+    let last_txn_of_agent: Vec<usize> = by_agent.iter().map(|t| t.last().copied().unwrap_or(0)).collect();
     let mut children_left = vec![0usize; txns.len()];
     for txn in txns {
         for &p in &txn.parents {
@@ -100,9 +93,7 @@ pub fn simulate<R: SimReplica>(trace: &Trace) -> R {
     for (i, txn) in txns.iter().enumerate() {
         let agent = txn.agent;
         let (mut doc, mut have) = match strategy {
-            Strategy::PerAgent => parked
-                .remove(&agent)
-                .unwrap_or_else(|| (R::empty(agent), vec![0; agents])),
+            Strategy::PerAgent => parked.remove(&agent).unwrap_or_else(|| (R::empty(agent), vec![0; agents])),
             Strategy::PerHead => match txn.parents.first() {
                 None => (R::empty(agent), vec![0; agents]),
                 Some(&p) if children_left[p] == 1 => {
@@ -133,13 +124,9 @@ pub fn simulate<R: SimReplica>(trace: &Trace) -> R {
                 *t = (*t).max(*v);
             }
         }
-        assert!(
-            have.iter().zip(&target).all(|(h, t)| h <= t),
-            "txn {i}: the document is past its parents' version"
-        );
-        let mut missing: Vec<usize> = (0..agents)
-            .flat_map(|a| by_agent[a][have[a]..target[a]].iter().copied())
-            .collect();
+        assert!(have.iter().zip(&target).all(|(h, t)| h <= t), "txn {i}: the document is past its parents' version");
+        let mut missing: Vec<usize> =
+            (0..agents).flat_map(|a| by_agent[a][have[a]..target[a]].iter().copied()).collect();
         missing.sort_unstable();
         if !missing.is_empty() {
             doc.apply(&missing.iter().map(|&m| &updates[m]).collect::<Vec<_>>());
@@ -165,8 +152,5 @@ pub fn simulate<R: SimReplica>(trace: &Trace) -> R {
         Strategy::PerHead => txns.len() - 1,
         Strategy::PerAgent => txns.last().map_or(0, |t| t.agent),
     };
-    parked
-        .remove(&key)
-        .map(|(doc, _)| doc)
-        .unwrap_or_else(|| R::empty(0))
+    parked.remove(&key).map(|(doc, _)| doc).unwrap_or_else(|| R::empty(0))
 }

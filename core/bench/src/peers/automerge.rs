@@ -35,10 +35,7 @@ impl Doc {
     }
 
     fn from_doc(doc: AutoCommit) -> Self {
-        let (_, text) = doc
-            .get(ROOT, TEXT)
-            .expect("read root")
-            .expect("the text object");
+        let (_, text) = doc.get(ROOT, TEXT).expect("read root").expect("the text object");
         Self { doc, text }
     }
 
@@ -46,9 +43,7 @@ impl Doc {
     /// (none if there were no patches).
     fn apply_patches(&mut self, patches: &[Patch]) -> Option<ChangeHash> {
         for patch in patches {
-            self.doc
-                .splice_text(&self.text, patch.pos, patch.del as isize, &patch.ins)
-                .expect("patch in range");
+            self.doc.splice_text(&self.text, patch.pos, patch.del as isize, &patch.ins).expect("patch in range");
         }
         self.doc.commit()
     }
@@ -75,17 +70,13 @@ impl SimReplica for Doc {
     /// All in one call: automerge's cost per call grows with the document.
     fn apply(&mut self, updates: &[&Vec<Change>]) {
         let changes = updates.iter().flat_map(|u| u.iter().cloned());
-        self.doc
-            .apply_changes(changes)
-            .expect("automerge applies its own changes");
+        self.doc.apply_changes(changes).expect("automerge applies its own changes");
     }
 
     /// One commit per transaction: its update is that one change.
     fn edit(&mut self, patches: &[Patch]) -> Vec<Change> {
         let hash = self.apply_patches(patches);
-        hash.and_then(|h| self.doc.get_change_by_hash(&h))
-            .into_iter()
-            .collect()
+        hash.and_then(|h| self.doc.get_change_by_hash(&h)).into_iter().collect()
     }
 }
 

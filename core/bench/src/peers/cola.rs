@@ -40,11 +40,7 @@ const FRESH: ReplicaId = u64::MAX - 1;
 
 impl Doc {
     fn new(id: ReplicaId, record: bool) -> Self {
-        Self {
-            replica: Replica::new(ORIGIN, 0).fork(id),
-            text: JumpRopeBuf::new(),
-            log: record.then(Vec::new),
-        }
+        Self { replica: Replica::new(ORIGIN, 0).fork(id), text: JumpRopeBuf::new(), log: record.then(Vec::new) }
     }
 
     /// Applies patches as local edits.
@@ -75,10 +71,7 @@ impl Doc {
     fn integrate(&mut self, op: &Op) {
         match op {
             Op::Insert(insertion, text) => {
-                let offset = self
-                    .replica
-                    .integrate_insertion(insertion)
-                    .expect("causally ready and new");
+                let offset = self.replica.integrate_insertion(insertion).expect("causally ready and new");
                 self.text.insert(offset, text);
             }
             Op::Delete(deletion) => {
@@ -112,10 +105,7 @@ impl SimReplica for Doc {
     fn edit(&mut self, patches: &[Patch]) -> Vec<Op> {
         let before = self.log.as_ref().map_or(0, Vec::len);
         self.apply_patches(patches);
-        self.log
-            .as_ref()
-            .map(|log| log[before..].to_vec())
-            .unwrap_or_default()
+        self.log.as_ref().map(|log| log[before..].to_vec()).unwrap_or_default()
     }
 }
 

@@ -46,9 +46,7 @@ impl Peer for DiamondTypes {
     /// then the tip is checked out.
     fn replay_concurrent(trace: &Trace) -> Option<ListCRDT> {
         let mut oplog = OpLog::new();
-        let agents: Vec<_> = (0..trace
-            .num_agents
-            .max(1 + trace.txns.iter().map(|t| t.agent).max()?))
+        let agents: Vec<_> = (0..trace.num_agents.max(1 + trace.txns.iter().map(|t| t.agent).max()?))
             .map(|a| oplog.get_or_create_agent_id(&agent_name(a)))
             .collect();
         // The local version after each transaction.
@@ -62,17 +60,10 @@ impl Peer for DiamondTypes {
             if ops.is_empty() {
                 after.push(parents);
             } else {
-                after.push(vec![oplog.add_operations_at(
-                    agents[txn.agent],
-                    &parents,
-                    &ops,
-                )]);
+                after.push(vec![oplog.add_operations_at(agents[txn.agent], &parents, &ops)]);
             }
         }
-        Some(ListCRDT {
-            branch: oplog.checkout_tip(),
-            oplog,
-        })
+        Some(ListCRDT { branch: oplog.checkout_tip(), oplog })
     }
 
     fn history(doc: &mut ListCRDT, _: &Trace) -> Option<Vec<u8>> {
@@ -82,8 +73,7 @@ impl Peer for DiamondTypes {
     /// Decodes the whole oplog into a fresh document and checks out the tip.
     fn merge(history: Vec<u8>) -> ListCRDT {
         let mut doc = ListCRDT::new();
-        doc.merge_data_and_ff(&history)
-            .expect("diamond-types decodes its own encoding");
+        doc.merge_data_and_ff(&history).expect("diamond-types decodes its own encoding");
         doc
     }
 

@@ -13,8 +13,7 @@ const TEXT: &str = "text";
 
 fn doc_of(agent: usize) -> LoroDoc {
     let doc = LoroDoc::new();
-    doc.set_peer_id(agent as u64 + 1)
-        .expect("a fresh document takes any peer id");
+    doc.set_peer_id(agent as u64 + 1).expect("a fresh document takes any peer id");
     doc
 }
 
@@ -50,21 +49,18 @@ impl SimReplica for LoroDoc {
     }
 
     fn hand_to(&mut self, agent: usize) {
-        self.set_peer_id(agent as u64 + 1)
-            .expect("no pending transaction");
+        self.set_peer_id(agent as u64 + 1).expect("no pending transaction");
     }
 
     fn apply(&mut self, updates: &[&Vec<u8>]) {
         let updates: Vec<Vec<u8>> = updates.iter().map(|&u| u.clone()).collect();
-        self.import_batch(&updates)
-            .expect("loro imports its own updates");
+        self.import_batch(&updates).expect("loro imports its own updates");
     }
 
     fn edit(&mut self, patches: &[Patch]) -> Vec<u8> {
         let before = self.oplog_vv();
         apply_patches(self, &self.get_text(TEXT), patches);
-        self.export(ExportMode::updates(&before))
-            .expect("export updates")
+        self.export(ExportMode::updates(&before)).expect("export updates")
     }
 }
 

@@ -5,8 +5,7 @@ use crate::simulate::{simulate, SimReplica};
 use memo_traces::{Patch, Trace};
 use yrs::updates::decoder::Decode;
 use yrs::{
-    ClientID, GetString, OffsetKind, Options, ReadTxn, StateVector, Text, TextRef, Transact,
-    TransactionMut, Update,
+    ClientID, GetString, OffsetKind, Options, ReadTxn, StateVector, Text, TextRef, Transact, TransactionMut, Update,
 };
 
 #[derive(Debug)]
@@ -38,8 +37,7 @@ impl Doc {
     fn apply_patches(&self, txn: &mut TransactionMut<'_>, patches: &[Patch]) {
         for patch in patches {
             if patch.del > 0 {
-                self.text
-                    .remove_range(txn, patch.pos as u32, patch.del as u32);
+                self.text.remove_range(txn, patch.pos as u32, patch.del as u32);
             }
             if !patch.ins.is_empty() {
                 self.text.insert(txn, patch.pos as u32, &patch.ins);
@@ -49,17 +47,12 @@ impl Doc {
 
     /// The whole document as one update.
     fn full_update(&self) -> Vec<u8> {
-        self.doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default())
+        self.doc.transact().encode_state_as_update_v1(&StateVector::default())
     }
 
     fn apply_update(&self, update: &[u8]) {
         let update = Update::decode_v1(update).expect("yrs decodes its own updates");
-        self.doc
-            .transact_mut()
-            .apply_update(update)
-            .expect("yrs applies its own updates");
+        self.doc.transact_mut().apply_update(update).expect("yrs applies its own updates");
     }
 }
 
@@ -105,11 +98,7 @@ impl Peer for Yrs {
 
     /// The whole state as one update (yrs keeps tombstones, not history).
     fn history(doc: &mut Doc, _: &Trace) -> Option<Vec<u8>> {
-        Some(
-            doc.doc
-                .transact()
-                .encode_state_as_update_v1(&StateVector::default()),
-        )
+        Some(doc.doc.transact().encode_state_as_update_v1(&StateVector::default()))
     }
 
     fn merge(history: Vec<u8>) -> Doc {
