@@ -115,6 +115,15 @@ impl CausalOp for TextOp {
     }
 }
 
+/// The state of a run of typing: the next keystroke at `next_pos` extends
+/// the run at `run`, whose characters all have `right` as right origin.
+#[derive(Clone, Copy, Debug)]
+struct Typing {
+    next_pos: usize,
+    run: Key,
+    right: Option<Id>,
+}
+
 /// One replica of a text document.
 ///
 /// ```
@@ -149,6 +158,8 @@ pub struct TextDoc {
     /// Whether a local edit may join the previous undo step (not inside a
     /// replace, which makes its own step).
     coalesce: bool,
+    /// Where the last local insert ended, as long as nothing else changed.
+    typing: Option<Typing>,
     /// Buffers reused by local edits, which must not allocate per keystroke.
     scratch_ids: Vec<(Id, u64)>,
     scratch_visibility: Vec<Visibility>,
@@ -172,6 +183,7 @@ impl TextDoc {
             pending: CausalBuffer::new(CausalBuffer::<TextOp>::DEFAULT_LIMIT),
             local_edits: UndoStack::default(),
             coalesce: true,
+            typing: None,
             scratch_ids: Vec::new(),
             scratch_visibility: Vec::new(),
         }
@@ -217,6 +229,9 @@ impl TextDoc {
         if text.is_empty() {
             return Err(TextError::EmptyInsert);
         }
+        if let Some(typing) = self.typing.filter(|t| t.next_pos == pos) {
+            return Ok(self.type_on(typing, text));
+        }
         let (left, at) = match pos {
             0 => (None, self.list.first_key()),
             _ => {
@@ -229,20 +244,38 @@ impl TextDoc {
         let units = text.chars().count() as u64;
         let content = self.push_content(text);
         let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
-        self.list.insert_before(at, run);
-        let op = TextOp {
-            id: OpId::new(self.replica, id.seq()),
+        let key = self.list.insert_before(at, run);
+        let op = self.insert_op(left, right, text);
+        let continues =
+            self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
+        self.record_local(units, continues);
+        self.typing = Some(Typing { next_pos: pos + units as usize, run: key.run_start(), right });
+        Ok(op)
+    }
+
+    /// The next keystroke of a run of typing: the run grows in place.
+    fn type_on(&mut self, typing: Typing, text: &str) -> TextOp {
+        let units = text.chars().count() as u64;
+        let left = Id::new(self.me, self.next_seq - 1);
+        let content = self.push_content(text);
+        self.list.grow_run(typing.run, units as u32);
+        self.log.grow_last_insert(units, content.1);
+        let op = self.insert_op(Some(left), typing.right, text);
+        self.record_local(units, true);
+        self.typing = Some(Typing { next_pos: typing.next_pos + units as usize, ..typing });
+        op
+    }
+
+    fn insert_op(&self, left: Option<Id>, right: Option<Id>, text: &str) -> TextOp {
+        TextOp {
+            id: OpId::new(self.replica, self.next_seq),
             lamport: self.clock,
             kind: TextOpKind::Insert {
                 left: left.map(|i| self.op_id(i)),
                 right: right.map(|i| self.op_id(i)),
                 text: text.into(),
             },
-        };
-        let continues =
-            self.log.push(Entry { id, lamport: self.clock, units, kind: EntryKind::Insert { left, right, content } });
-        self.record_local(units, continues);
-        Ok(op)
+        }
     }
 
     /// Deletes the characters `start..end`; returns the operation to send,
@@ -255,13 +288,23 @@ impl TextDoc {
         if start == end {
             return Ok(None);
         }
+        self.typing = None;
         // The hot path of local editing: no allocation but the operation's.
         let mut ids = std::mem::take(&mut self.scratch_ids);
-        self.list.visible_ids(start, end, &mut ids);
-        for &(id, len) in &ids {
-            self.list.update(id, len, |run| run.deletes += 1, &mut self.scratch_visibility);
+        let key = self.list.visible_key(start);
+        let run = self.list.run_at(key);
+        if (end - start) as u32 <= run.len - key.off {
+            // Within one run (a keystroke): no lookups by id.
+            ids.clear();
+            ids.push((self.list.id_at(key), (end - start) as u64));
+            self.list.update_piece(key, (end - start) as u32, |run| run.deletes += 1, None);
+        } else {
+            self.list.visible_ids(start, end, &mut ids);
+            for &(id, len) in &ids {
+                self.list.update(id, len, |run| run.deletes += 1, &mut self.scratch_visibility);
+            }
+            self.scratch_visibility.clear();
         }
-        self.scratch_visibility.clear();
         let id = Id::new(self.me, self.next_seq);
         let continues = self.log.push_delete(id, self.clock, &ids);
         let targets =
@@ -394,6 +437,7 @@ impl TextDoc {
     /// Applies a causally ready operation (its author's earlier units and
     /// its dependencies are applied here), trimming units already applied.
     fn integrate(&mut self, mut op: TextOp, changes: &mut Vec<TextChange>) -> Result<(), InvalidOp> {
+        self.typing = None;
         let applied = self.version.get(op.id.replica);
         debug_assert!(op.id.seq <= applied && op.range().end() > applied);
         op.trim_front(applied - op.id.seq);

@@ -115,6 +115,11 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    /// The key of the first character of this key's run.
+    pub fn run_start(self) -> Key {
+        Key { off: 0, ..self }
+    }
+
     /// The key of the previous character in the same run (`off > 0`).
     pub fn prev(self) -> Key {
         Key { off: self.off - 1, ..self }
@@ -312,6 +317,26 @@ impl ItemList {
         (pos, self.leaf_at(pos).runs.len() as u32)
     }
 
+    /// Grows the run at `key` by `len` new characters whose content was
+    /// just appended (a run of typing).
+    pub fn grow_run(&mut self, key: Key, len: u32) {
+        let leaf = self.order[key.pos as usize] as usize;
+        let run = &mut self.leaves[leaf].runs[key.run as usize];
+        let first_new = run.id.plus(run.len as u64);
+        run.len += len;
+        debug_assert!(run.visible(), "typing extends a visible run");
+        self.add_visible(key.pos, len as isize);
+        self.index_new_chars(first_new, leaf as u32);
+    }
+
+    /// Makes sure the index sends ids from `first` on to `leaf`: an entry
+    /// left just past a run by an earlier move must not send them elsewhere.
+    fn index_new_chars(&mut self, first: Id, leaf: u32) {
+        if self.leaf_for(first) != Some(leaf) {
+            self.index_of(first.replica()).insert(first.seq(), leaf);
+        }
+    }
+
     /// Whether `next` continues `prev` exactly as if one run had been
     /// split in two: then they may be one run.
     fn continues(&self, prev: &Run, next: &Run) -> bool {
@@ -329,11 +354,7 @@ impl ItemList {
         }
         self.leaves[leaf].runs[index as usize].len += run.len;
         self.add_visible(pos, run.visible_len() as isize);
-        // An entry left at these ids' start by an earlier move must not
-        // send them elsewhere.
-        if self.leaf_for(run.id) != Some(leaf as u32) {
-            self.index_of(run.id.replica()).insert(run.id.seq(), leaf as u32);
-        }
+        self.index_new_chars(run.id, leaf as u32);
         true
     }
 
@@ -341,10 +362,10 @@ impl ItemList {
     /// its characters are new (false when a split moves existing ones).
     fn insert_run(&mut self, pos: u32, index: u32, run: Run, counted: bool) -> Key {
         let leaf = self.order[pos as usize];
-        // New characters need an index entry unless the entry before them
-        // already names this leaf (a split's tail stays in its leaf).
-        if counted && self.leaf_for(run.id) != Some(leaf) {
-            self.index_of(run.id.replica()).insert(run.id.seq(), leaf);
+        // A split's tail stays in its leaf: only new characters may need
+        // an index entry.
+        if counted {
+            self.index_new_chars(run.id, leaf);
         }
         self.leaves[leaf as usize].runs.insert(index as usize, run);
         if counted {
@@ -442,41 +463,46 @@ impl ItemList {
         let mut next = id;
         let end = id.seq() + len;
         while next.seq() < end {
-            let mut key = self.key_of(next).expect("update of an unknown character");
-            if key.off > 0 {
-                key = self.split(key).1;
-            }
-            let run_len = self.run_at(key).len as u64;
-            let take = run_len.min(end - next.seq());
-            if take < run_len {
-                key = self.split(Key { off: take as u32, ..key }).0;
-            }
-            let leaf = self.order[key.pos as usize] as usize;
-            let run = &mut self.leaves[leaf].runs[key.run as usize];
-            let was_visible = run.visible();
-            change(run);
-            let after = *run;
-            match (was_visible, after.visible()) {
-                (true, false) => {
-                    out.push(Visibility::Hidden { pos: self.visible_before(key), len: take as usize });
-                    self.add_visible(key.pos, -(take as isize));
-                }
-                (false, true) => {
-                    out.push(Visibility::Shown {
-                        pos: self.visible_before(key),
-                        content: self.byte_range(&after, 0, after.len),
-                    });
-                    self.add_visible(key.pos, take as isize);
-                }
-                _ => {}
-            }
-            // Deleting splits runs; pieces that agree again become one run
-            // (a run of backspaces leaves one tombstone, not one per key).
-            self.merge_with_next(key.pos, key.run);
-            if key.run > 0 {
-                self.merge_with_next(key.pos, key.run - 1);
-            }
-            next = next.plus(take);
+            let key = self.key_of(next).expect("update of an unknown character");
+            let take = (self.run_at(key).len - key.off).min((end - next.seq()) as u32);
+            self.update_piece(key, take, &change, Some(out));
+            next = next.plus(take as u64);
+        }
+    }
+
+    /// Applies `change` to the `len` characters from `key` on, which lie in
+    /// one run; reports visibility changes to `out` if given.
+    pub fn update_piece(&mut self, key: Key, len: u32, change: impl Fn(&mut Run), out: Option<&mut Vec<Visibility>>) {
+        let mut key = key;
+        if key.off > 0 {
+            key = self.split(key).1;
+        }
+        if len < self.run_at(key).len {
+            key = self.split(Key { off: len, ..key }).0;
+        }
+        let leaf = self.order[key.pos as usize] as usize;
+        let run = &mut self.leaves[leaf].runs[key.run as usize];
+        let was_visible = run.visible();
+        change(run);
+        let after = *run;
+        let delta = match (was_visible, after.visible()) {
+            (true, false) => -(len as isize),
+            (false, true) => len as isize,
+            _ => 0,
+        };
+        if let (Some(out), true) = (out, delta != 0) {
+            let pos = self.visible_before(key);
+            out.push(match delta < 0 {
+                true => Visibility::Hidden { pos, len: len as usize },
+                false => Visibility::Shown { pos, content: self.byte_range(&after, 0, after.len) },
+            });
+        }
+        self.add_visible(key.pos, delta);
+        // Deleting splits runs; pieces that agree again become one run
+        // (a run of backspaces leaves one tombstone, not one per key).
+        self.merge_with_next(key.pos, key.run);
+        if key.run > 0 {
+            self.merge_with_next(key.pos, key.run - 1);
         }
     }
 

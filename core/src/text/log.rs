@@ -90,6 +90,17 @@ impl OpLog {
         self.push(Entry { id, lamport, units, kind: EntryKind::Delete { targets: targets.to_vec() } })
     }
 
+    /// Grows the last entry, an insert, by `units` characters whose content
+    /// ends at `content_end` (a run of typing).
+    pub fn grow_last_insert(&mut self, units: u64, content_end: u32) {
+        let last = self.entries.last_mut().expect("typing follows an insert");
+        last.units += units;
+        match &mut last.kind {
+            EntryKind::Insert { content, .. } => content.1 = content_end,
+            _ => unreachable!("typing follows an insert"),
+        }
+    }
+
     /// The entry holding unit `id`, if it has been applied.
     pub fn find(&self, id: Id) -> Option<&Entry> {
         let list = self.by_replica.get(id.replica() as usize)?;
