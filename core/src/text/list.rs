@@ -146,6 +146,9 @@ pub(crate) struct ItemList {
     position_of: Vec<u32>,
     fenwick: Fenwick,
     by_id: Vec<BTreeMap<u64, u32>>,
+    /// Per replica, one past its highest character id here: ids from there
+    /// on name no character yet.
+    char_end: Vec<u64>,
     /// Every inserted character's text, appended in arrival order.
     content: String,
     /// Whether `content` is all ASCII, so that char offsets are byte offsets.
@@ -326,12 +329,25 @@ impl ItemList {
         run.len += len;
         debug_assert!(run.visible(), "typing extends a visible run");
         self.add_visible(key.pos, len as isize);
-        self.index_new_chars(first_new, leaf as u32);
+        // Typing uses fresh ids: no index entry can stand at them (see
+        // `split_leaf`), so the entry that finds the run finds them too.
+        debug_assert_eq!(self.leaf_for(first_new), Some(leaf as u32));
+        self.note_chars(first_new.plus(len as u64 - 1));
+    }
+
+    /// Records that character `last` exists.
+    fn note_chars(&mut self, last: Id) {
+        let replica = last.replica() as usize;
+        if self.char_end.len() <= replica {
+            self.char_end.resize(replica + 1, 0);
+        }
+        self.char_end[replica] = self.char_end[replica].max(last.seq() + 1);
     }
 
     /// Makes sure the index sends ids from `first` on to `leaf`: an entry
     /// left just past a run by an earlier move must not send them elsewhere.
-    fn index_new_chars(&mut self, first: Id, leaf: u32) {
+    fn index_new_chars(&mut self, first: Id, len: u32, leaf: u32) {
+        self.note_chars(first.plus(len as u64 - 1));
         if self.leaf_for(first) != Some(leaf) {
             self.index_of(first.replica()).insert(first.seq(), leaf);
         }
@@ -354,7 +370,7 @@ impl ItemList {
         }
         self.leaves[leaf].runs[index as usize].len += run.len;
         self.add_visible(pos, run.visible_len() as isize);
-        self.index_new_chars(run.id, leaf as u32);
+        self.index_new_chars(run.id, run.len, leaf as u32);
         true
     }
 
@@ -365,7 +381,7 @@ impl ItemList {
         // A split's tail stays in its leaf: only new characters may need
         // an index entry.
         if counted {
-            self.index_new_chars(run.id, leaf);
+            self.index_new_chars(run.id, run.len, leaf);
         }
         self.leaves[leaf as usize].runs.insert(index as usize, run);
         if counted {
@@ -442,7 +458,10 @@ impl ItemList {
             index.insert(start, new_leaf);
         }
         for (end, leaf) in after {
-            if let Some(leaf) = leaf {
+            // Past a replica's last character there is nothing to find yet;
+            // leaving no entry there lets typing grow its run freely.
+            let has_chars_after = self.char_end.get(end.replica() as usize).is_some_and(|&e| end.seq() < e);
+            if let (Some(leaf), true) = (leaf, has_chars_after) {
                 self.index_of(end.replica()).entry(end.seq()).or_insert(leaf);
             }
         }
