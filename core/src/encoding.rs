@@ -214,7 +214,7 @@ pub fn decode_op(bytes: &[u8]) -> Result<TextOp, DecodeError> {
         }
         KIND_DELETE => {
             let (body, rest): (DeleteBody, _) = postcard::take_from_bytes(body)?;
-            (TextOpKind::Delete { targets: from_range_refs(&id, body.targets)? }, rest)
+            (TextOpKind::Delete { targets: from_range_refs(&id, body.targets)?.into() }, rest)
         }
         KIND_UNDO => {
             let (body, rest): (UndoBody, _) = postcard::take_from_bytes(body)?;
@@ -287,7 +287,12 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
                 w.text.extend_from_slice(text.as_bytes());
                 w.lens.uint(text.len() as u64);
             }
-            TextOpKind::Delete { targets: ranges } | TextOpKind::Undo { edits: ranges, .. } => {
+            TextOpKind::Delete { .. } | TextOpKind::Undo { .. } => {
+                let ranges: &[IdRange] = match &op.kind {
+                    TextOpKind::Delete { targets } => targets,
+                    TextOpKind::Undo { edits, .. } => edits,
+                    _ => unreachable!("matched above"),
+                };
                 // Backspacing deletes single characters right to left: such a
                 // stretch is one group with a negative length.
                 let groups = group_ranges(ranges);
@@ -435,7 +440,7 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
                     }
                 }
                 match kind {
-                    KIND_DELETE => TextOpKind::Delete { targets: ranges },
+                    KIND_DELETE => TextOpKind::Delete { targets: ranges.into() },
                     _ => TextOpKind::Undo { edits: ranges, undone: m.ranges.uint()? != 0 },
                 }
             }

@@ -18,7 +18,7 @@ mod op;
 mod tests;
 mod undo;
 
-pub use op::{InvalidOp, TextOp, TextOpKind};
+pub use op::{InvalidOp, Targets, TextOp, TextOpKind};
 
 pub use compact_str::CompactString;
 
@@ -644,13 +644,13 @@ impl TextDoc {
     fn op_of(&self, entry: &Entry) -> TextOp {
         let opt = |id: &Option<Id>| id.map(|id| self.op_id(id));
         let ranges = |r: &[(Id, u64)]| {
-            r.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica()), id.seq(), len)).collect()
+            r.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica()), id.seq(), len)).collect::<Vec<_>>()
         };
         let kind = match &entry.kind {
             EntryKind::Insert { left, right, content } => {
                 TextOpKind::Insert { left: opt(left), right: opt(right), text: self.list.content(*content).into() }
             }
-            EntryKind::Delete { targets } => TextOpKind::Delete { targets: ranges(targets) },
+            EntryKind::Delete { targets } => TextOpKind::Delete { targets: ranges(targets).into() },
             EntryKind::Undo { edits, undone } => TextOpKind::Undo { edits: ranges(edits), undone: *undone },
             EntryKind::Opaque { kind, body } => {
                 TextOpKind::Opaque { kind: *kind, units: entry.units, body: body.clone() }

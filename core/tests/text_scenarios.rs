@@ -212,7 +212,7 @@ fn malformed_operations_are_rejected_and_the_replica_keeps_working() {
     let del = TextOp {
         id: OpId::new(evil, 0),
         lamport: 9,
-        kind: TextOpKind::Delete { targets: vec![IdRange::new(a.replica(), 0, 5)] },
+        kind: TextOpKind::Delete { targets: [IdRange::new(a.replica(), 0, 5)].into() },
     };
     assert!(b.apply(del).is_err() || b.waiting().len() == 1, "a delete of unknown units waits or fails");
     b.insert(2, "c").unwrap();

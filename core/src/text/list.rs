@@ -22,7 +22,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// Maximum runs per leaf before it splits in two.
-const LEAF_CAP: usize = 32;
+const LEAF_CAP: usize = 48;
 
 /// A unit's id with the replica as a local index (see `ReplicaTable`),
 /// packed in 8 bytes: the local replica plus one in the top 16 bits, the

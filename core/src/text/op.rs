@@ -2,6 +2,10 @@
 
 use crate::id::{IdRange, Lamport, OpId};
 use compact_str::CompactString;
+use smallvec::SmallVec;
+
+/// The characters a delete removes: usually one range, kept inline.
+pub type Targets = SmallVec<[IdRange; 1]>;
 
 /// One operation on a text document, as sent between replicas.
 ///
@@ -24,7 +28,7 @@ pub enum TextOpKind {
     Insert { left: Option<OpId>, right: Option<OpId>, text: CompactString },
     /// Deletes characters: unit `i` deletes the `i`-th character listed by
     /// `targets`, ranges of character ids taken in order.
-    Delete { targets: Vec<IdRange> },
+    Delete { targets: Targets },
     /// Marks whole edits (ranges of units) as undone, or as redone when
     /// `undone` is false. One unit. The latest stamp wins per unit.
     Undo { edits: Vec<IdRange>, undone: bool },
@@ -77,7 +81,7 @@ impl TextOp {
         let one = |id: &OpId| IdRange::new(id.replica, id.seq, 1);
         match &self.kind {
             TextOpKind::Insert { left, right, .. } => left.iter().chain(right.iter()).map(one).collect(),
-            TextOpKind::Delete { targets } => targets.clone(),
+            TextOpKind::Delete { targets } => targets.to_vec(),
             TextOpKind::Undo { edits, .. } => edits.clone(),
             TextOpKind::Opaque { .. } => Vec::new(),
         }
