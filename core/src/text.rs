@@ -463,7 +463,7 @@ impl TextDoc {
                 for &(target, len) in &targets {
                     self.list.update(target, len, |run| run.deletes += 1, &mut shown);
                 }
-                EntryKind::Delete { targets }
+                EntryKind::Delete { targets: log::target_runs(&targets) }
             }
             TextOpKind::Undo { edits, undone } => {
                 let edits = self.local_ranges(&edits, false)?;
@@ -498,7 +498,7 @@ impl TextDoc {
             match &entry.kind {
                 EntryKind::Insert { .. } => self.list.update(at, take, |run| run.undone = undone, shown),
                 EntryKind::Delete { targets } => {
-                    for (target, n) in log::slice_ranges(targets, from, take) {
+                    for (target, n) in log::slice_targets(targets, from, take) {
                         match undone {
                             true => self.list.update(target, n, |run| run.deletes -= 1, shown),
                             false => self.list.update(target, n, |run| run.deletes += 1, shown),
@@ -650,7 +650,10 @@ impl TextDoc {
             EntryKind::Insert { left, right, content } => {
                 TextOpKind::Insert { left: opt(left), right: opt(right), text: self.list.content(*content).into() }
             }
-            EntryKind::Delete { targets } => TextOpKind::Delete { targets: ranges(targets).into() },
+            EntryKind::Delete { targets } => {
+                let targets: Vec<(Id, u64)> = targets.iter().flat_map(|run| run.ranges()).collect();
+                TextOpKind::Delete { targets: ranges(&targets).into() }
+            }
             EntryKind::Undo { edits, undone } => TextOpKind::Undo { edits: ranges(edits), undone: *undone },
             EntryKind::Opaque { kind, body } => {
                 TextOpKind::Opaque { kind: *kind, units: entry.units, body: body.clone() }

@@ -20,14 +20,18 @@ pub fn apply_patch(doc: &mut TextDoc, patch: &Patch, out: &mut Vec<TextOp>) {
 }
 
 /// Replays a trace as local edits of one replica, in file order (for
-/// sequential traces).
+/// sequential traces). The operations each edit returns are dropped, as an
+/// editor that sends them would.
 pub fn replay_sequential(trace: &Trace) -> TextDoc {
     let mut doc = TextDoc::new(agent_replica(0));
-    let mut sink = Vec::new();
     for txn in &trace.txns {
         for patch in &txn.patches {
-            apply_patch(&mut doc, patch, &mut sink);
-            sink.clear();
+            if patch.del > 0 {
+                drop(doc.delete(patch.pos, patch.pos + patch.del).expect("patch in range"));
+            }
+            if !patch.ins.is_empty() {
+                drop(doc.insert(patch.pos, &patch.ins).expect("patch in range"));
+            }
         }
     }
     doc
