@@ -18,6 +18,7 @@
 //!   place in the document, so that ids in the map survive leaf splits.
 
 use crate::replicas::LocalReplica;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -126,6 +127,12 @@ impl Key {
     }
 }
 
+#[derive(Clone, Copy, Debug, Default)]
+struct LeafHint {
+    pos: u32,
+    start: usize,
+}
+
 #[derive(Debug, Default)]
 struct Leaf {
     runs: Vec<Run>,
@@ -154,6 +161,10 @@ pub(crate) struct ItemList {
     /// Whether `content` is all ASCII, so that char offsets are byte offsets.
     ascii: bool,
     visible_len: usize,
+    /// The leaf of the last visible lookup and how many visible characters
+    /// stand before it. Edits cluster, so the next lookup usually lands in
+    /// the same leaf and needs no walk of the Fenwick tree.
+    hint: Cell<LeafHint>,
 }
 
 impl ItemList {
@@ -230,7 +241,18 @@ impl ItemList {
     /// The key of the `index`-th visible character (`index < len()`).
     pub fn visible_key(&self, index: usize) -> Key {
         debug_assert!(index < self.visible_len);
-        let (pos, mut rest) = self.fenwick.find(index);
+        let hint = self.hint.get();
+        let in_hint = (hint.pos as usize) < self.order.len()
+            && index >= hint.start
+            && index < hint.start + self.leaf_at(hint.pos).visible;
+        let (pos, mut rest) = match in_hint {
+            true => (hint.pos as usize, index - hint.start),
+            false => {
+                let (pos, rest) = self.fenwick.find(index);
+                self.hint.set(LeafHint { pos: pos as u32, start: index - rest });
+                (pos, rest)
+            }
+        };
         for (i, run) in self.leaf_at(pos as u32).runs.iter().enumerate() {
             let len = run.visible_len();
             if rest < len {
@@ -407,6 +429,10 @@ impl ItemList {
             self.leaves[leaf].visible = (self.leaves[leaf].visible as isize + delta) as usize;
             self.visible_len = (self.visible_len as isize + delta) as usize;
             self.fenwick.add(pos as usize, delta);
+            let hint = self.hint.get_mut();
+            if pos < hint.pos {
+                hint.start = (hint.start as isize + delta) as usize;
+            }
         }
     }
 
@@ -467,6 +493,10 @@ impl ItemList {
         }
         self.leaves.push(Leaf { runs: tail, visible: tail_visible });
         self.order.insert(pos as usize + 1, new_leaf);
+        let hint = self.hint.get_mut();
+        if pos < hint.pos {
+            hint.pos += 1;
+        }
         self.position_of.push(0);
         for (p, &l) in self.order.iter().enumerate().skip(pos as usize) {
             self.position_of[l as usize] = p as u32;
