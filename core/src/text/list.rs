@@ -522,6 +522,10 @@ impl ItemList {
     /// Applies `change` to the `len` characters from `key` on, which lie in
     /// one run; reports visibility changes to `out` if given.
     pub fn update_piece(&mut self, key: Key, len: u32, change: impl Fn(&mut Run), out: Option<&mut Vec<Visibility>>) {
+        let mut out = out;
+        if self.shift_into_neighbour(key, len, &change, out.as_deref_mut()) {
+            return;
+        }
         let mut key = key;
         if key.off > 0 {
             key = self.split(key).1;
@@ -553,6 +557,65 @@ impl ItemList {
         if key.run > 0 {
             self.merge_with_next(key.pos, key.run - 1);
         }
+    }
+
+    /// Updates a piece at one end of its run by moving it into the
+    /// neighbouring run when, changed, it continues that run: what a split
+    /// and a merge would do, without shifting the leaf's runs twice
+    /// (backspacing, deleting forwards). Returns whether it did.
+    fn shift_into_neighbour(
+        &mut self,
+        key: Key,
+        len: u32,
+        change: &impl Fn(&mut Run),
+        out: Option<&mut Vec<Visibility>>,
+    ) -> bool {
+        let leaf = self.order[key.pos as usize] as usize;
+        let runs = &self.leaves[leaf].runs;
+        let i = key.run as usize;
+        let run = runs[i];
+        let at_end = key.off > 0 && key.off + len == run.len && i + 1 < runs.len();
+        let at_start = key.off == 0 && len < run.len && i > 0;
+        if !at_end && !at_start {
+            return false;
+        }
+        let mut piece = run;
+        change(&mut piece);
+        piece.id = run.id.plus(key.off as u64);
+        piece.len = len;
+        piece.left = if key.off == 0 { run.left } else { Some(run.id.plus(key.off as u64 - 1)) };
+        piece.content = self.byte_range(&run, key.off, 0).0;
+        let fits = match at_end {
+            true => self.continues(&piece, &runs[i + 1]),
+            false => self.continues(&runs[i - 1], &piece),
+        };
+        if !fits {
+            return false;
+        }
+        let delta = piece.visible_len() as isize - run.visible_len().min(len as usize) as isize;
+        if let (Some(out), true) = (out, delta != 0) {
+            let pos = self.visible_before(key);
+            out.push(match delta < 0 {
+                true => Visibility::Hidden { pos, len: len as usize },
+                false => Visibility::Shown { pos, content: self.byte_range(&piece, 0, len) },
+            });
+        }
+        let rest_content = self.byte_range(&run, len, 0).0;
+        let runs = &mut self.leaves[leaf].runs;
+        if at_end {
+            runs[i].len -= len;
+            let next = &mut runs[i + 1];
+            next.len += len;
+            (next.id, next.left, next.content) = (piece.id, piece.left, piece.content);
+        } else {
+            runs[i - 1].len += len;
+            let rest = &mut runs[i];
+            rest.len -= len;
+            (rest.id, rest.left, rest.content) =
+                (run.id.plus(len as u64), Some(run.id.plus(len as u64 - 1)), rest_content);
+        }
+        self.add_visible(key.pos, delta);
+        true
     }
 
     /// Merges run `index` of the leaf at `pos` with the run after it in the
