@@ -11,9 +11,9 @@
 //!   costs 23 bytes.
 //! - **A whole history** ([`encode_history`] / [`decode_history`]): the
 //!   log's merged runs as columns of varints (operation heads, origins,
-//!   text lengths, delete targets; ids as deltas, and a run of backspaces
-//!   as one descending group), DEFLATE-compressed, then the inserted text,
-//!   compressed apart.
+//!   text lengths, delete targets; ids as deltas from the operation's own,
+//!   and a run of backspaces as one descending group), DEFLATE-compressed,
+//!   then the inserted text, compressed apart.
 
 use crate::id::{IdRange, OpId, ReplicaId};
 use crate::text::{TextOp, TextOpKind};
@@ -253,7 +253,6 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
     };
     let mut next_seq: Vec<u64> = Vec::new();
     let mut expected_lamport = 0u64;
-    let mut prev_target = 0u64;
     for op in ops {
         let r = intern(op.id.replica, &mut replicas);
         if next_seq.len() <= r as usize {
@@ -273,17 +272,25 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
         w.head.uint(units);
         next_seq[r as usize] = op.id.seq + units;
         expected_lamport = op.lamport + units;
+        // Origins: 0 is none, 1 (right only) the left origin's successor,
+        // else the replica's index plus 2 and the seq relative to the op's.
         let mut reference = |w: &mut ColumnWriter, id: Option<OpId>, replicas: &mut Vec<ReplicaId>| match id {
             None => w.refs.uint(0),
             Some(id) => {
-                w.refs.uint(intern(id.replica, replicas) + 1);
+                w.refs.uint(intern(id.replica, replicas) + 2);
                 w.refs.int(id.seq as i64 - op.id.seq as i64);
             }
         };
+        // A delete's first target is relative to its own seq (backspacing
+        // deletes what was just typed), later ones to the previous target.
+        let mut prev_target = op.id.seq;
         match &op.kind {
             TextOpKind::Insert { left, right, text } => {
                 reference(&mut w, *left, &mut replicas);
-                reference(&mut w, *right, &mut replicas);
+                match (left, right) {
+                    (Some(l), Some(r)) if r.replica == l.replica && r.seq == l.seq + 1 => w.refs.uint(1),
+                    _ => reference(&mut w, *right, &mut replicas),
+                }
                 w.text.extend_from_slice(text.as_bytes());
                 w.lens.uint(text.len() as u64);
             }
@@ -392,7 +399,6 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
     let replica = |i: u64| replicas.get(i as usize).copied().ok_or_else(|| malformed("unknown replica index"));
     let mut next_seq = vec![0u64; replicas.len()];
     let mut expected_lamport = 0u64;
-    let mut prev_target = 0u64;
     let mut ops = Vec::with_capacity(op_count.min(1 << 20));
     for _ in 0..op_count {
         let kind = u32::try_from(m.head.uint()?).map_err(|_| malformed("kind"))?;
@@ -402,18 +408,22 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
         let lamport = expected_lamport.checked_add_signed(m.head.int()?).ok_or_else(|| malformed("lamport"))?;
         let units = m.head.uint()?;
         let id = OpId::new(author, seq);
-        let reference = |m: &mut Reader<'_>| -> Result<Option<OpId>, DecodeError> {
-            match m.uint()? {
-                0 => Ok(None),
-                i => {
+        let reference = |m: &mut Reader<'_>, left: Option<OpId>| -> Result<Option<OpId>, DecodeError> {
+            match (m.uint()?, left) {
+                (0, _) => Ok(None),
+                (1, Some(left)) => Ok(Some(OpId::new(left.replica, left.seq.saturating_add(1)))),
+                (1, None) => Err(malformed("a successor of no left origin")),
+                (i, _) => {
                     let seq = seq.checked_add_signed(m.int()?).ok_or_else(|| malformed("reference"))?;
-                    Ok(Some(OpId::new(replica(i - 1)?, seq)))
+                    Ok(Some(OpId::new(replica(i - 2)?, seq)))
                 }
             }
         };
+        let mut prev_target = seq;
         let op_kind = match kind {
             KIND_INSERT => {
-                let (left, right) = (reference(&mut m.refs)?, reference(&mut m.refs)?);
+                let left = reference(&mut m.refs, None)?;
+                let right = reference(&mut m.refs, left)?;
                 let len = m.lens.uint()? as usize;
                 let bytes = text.take(len)?;
                 let text = std::str::from_utf8(bytes).map_err(|_| malformed("text is not UTF-8"))?;
