@@ -241,7 +241,7 @@ impl TextDoc {
         };
         let right = at.map(|key| self.list.id_at(key));
         let id = Id::new(self.me, self.next_seq);
-        let units = text.chars().count() as u64;
+        let units = op::char_count(text);
         let content = self.push_content(text);
         let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
         let key = self.list.insert_before(at, run);
@@ -255,7 +255,7 @@ impl TextDoc {
 
     /// The next keystroke of a run of typing: the run grows in place.
     fn type_on(&mut self, typing: Typing, text: &str) -> TextOp {
-        let units = text.chars().count() as u64;
+        let units = op::char_count(text);
         let left = Id::new(self.me, self.next_seq - 1);
         let content = self.push_content(text);
         self.list.grow_run(typing.run, units as u32);

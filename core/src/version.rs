@@ -25,6 +25,8 @@ impl VersionVector {
     pub fn set(&mut self, replica: ReplicaId, count: Seq) {
         if count == 0 {
             self.0.remove(&replica);
+        } else if let Some(entry) = self.0.get_mut(&replica) {
+            *entry = count;
         } else {
             self.0.insert(replica, count);
         }

@@ -56,6 +56,15 @@ pub enum InvalidOp {
     TooManyReplicas(u32),
 }
 
+/// The number of characters of `text` (with a fast path for ASCII, the
+/// common case of typing).
+pub(crate) fn char_count(text: &str) -> u64 {
+    match text.is_ascii() {
+        true => text.len() as u64,
+        false => text.chars().count() as u64,
+    }
+}
+
 /// Sequence numbers (and Lamport stamps) stay below 2^48: 281 trillion
 /// units per replica, and they pack into 8-byte ids.
 const MAX_SEQ: u64 = 1 << 48;
@@ -64,7 +73,7 @@ impl TextOp {
     /// How many sequence numbers (and Lamport stamps) this operation uses.
     pub fn units(&self) -> u64 {
         match &self.kind {
-            TextOpKind::Insert { text, .. } => text.chars().count() as u64,
+            TextOpKind::Insert { text, .. } => char_count(text),
             TextOpKind::Delete { targets } => targets.iter().map(|t| t.len).sum(),
             TextOpKind::Undo { .. } => 1,
             TextOpKind::Opaque { units, .. } => *units,
