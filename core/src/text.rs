@@ -14,6 +14,7 @@ mod list;
 mod log;
 pub mod offsets;
 mod op;
+mod remote;
 #[cfg(test)]
 mod tests;
 mod undo;
@@ -22,13 +23,12 @@ pub use op::{InvalidOp, Targets, TextOp, TextOpKind};
 
 pub use compact_str::CompactString;
 
-use crate::causal::{BufferFull, CausalBuffer, CausalOp, Waiting};
+use crate::causal::{BufferFull, CausalBuffer, CausalOp};
 use crate::id::{IdRange, Lamport, OpId, ReplicaId};
 use crate::replicas::{LocalReplica, ReplicaTable};
 use crate::version::VersionVector;
 use list::{Id, ItemList, Key, Run, Visibility};
 use log::{Entry, EntryKind, OpLog};
-use std::cmp::Ordering;
 use undo::{UndoRegisters, UndoStack};
 
 /// An exact edit of the visible text: at `pos`, delete `delete` characters,
@@ -386,200 +386,6 @@ impl TextDoc {
         self.next_seq += units;
         self.clock += units;
         self.version.set(self.replica, self.next_seq);
-    }
-
-    // ----- remote operations --------------------------------------------
-
-    /// Applies an operation from another replica (or a copy of one of ours).
-    ///
-    /// It may arrive in any order, more than once, or late: a duplicate is a
-    /// no-op, and an operation whose dependencies are missing waits (see
-    /// [`TextDoc::waiting`]) and applies as soon as they arrive. Returns the
-    /// exact changes of the visible text, from this operation and from every
-    /// waiting one it made ready.
-    pub fn apply(&mut self, op: TextOp) -> Result<Vec<TextChange>, ApplyError> {
-        op.validate().map_err(|reason| ApplyError::Invalid { range: op.range(), reason })?;
-        let mut changes = Vec::new();
-        if self.version.contains_range(&op.range()) {
-            return Ok(changes);
-        }
-        let ready = op.id.seq <= self.version.get(op.id.replica)
-            && op.dependencies().iter().all(|d| self.version.contains_range(d));
-        let mut next = match ready {
-            true => Some(op),
-            false => {
-                self.pending.insert(op, &self.version)?;
-                self.pending.take_ready(&self.version)
-            }
-        };
-        let mut first_error = None;
-        while let Some(op) = next {
-            let range = op.range();
-            match self.integrate(op, &mut changes) {
-                Ok(()) => self.pending.applied(range),
-                Err(reason) => {
-                    first_error.get_or_insert(ApplyError::Invalid { range, reason });
-                }
-            }
-            next = self.pending.take_ready(&self.version);
-        }
-        match first_error {
-            Some(error) if changes.is_empty() => Err(error),
-            _ => Ok(changes),
-        }
-    }
-
-    /// Operations waiting for dependencies, and what each lacks.
-    pub fn waiting(&self) -> Vec<Waiting> {
-        self.pending.waiting(&self.version)
-    }
-
-    /// Applies a causally ready operation (its author's earlier units and
-    /// its dependencies are applied here), trimming units already applied.
-    fn integrate(&mut self, mut op: TextOp, changes: &mut Vec<TextChange>) -> Result<(), InvalidOp> {
-        self.typing = None;
-        let applied = self.version.get(op.id.replica);
-        debug_assert!(op.id.seq <= applied && op.range().end() > applied);
-        op.trim_front(applied - op.id.seq);
-        let replica = self
-            .replicas
-            .intern(op.id.replica, list::MAX_LOCAL_REPLICAS)
-            .ok_or(InvalidOp::TooManyReplicas(list::MAX_LOCAL_REPLICAS))?;
-        let id = Id::new(replica, op.id.seq);
-        let units = op.units();
-        let mut shown = Vec::new();
-        let kind = match op.kind {
-            TextOpKind::Insert { left, right, text } => {
-                let (left, right) = (self.local_id(left)?, self.local_id(right)?);
-                let at = self.integration_point(left, right, op.id.replica)?;
-                let content = self.push_content(&text);
-                let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
-                let key = self.list.insert_before(at, run);
-                changes.push(TextChange { pos: self.list.visible_before(key), delete: 0, insert: text });
-                EntryKind::Insert { left, right, content }
-            }
-            TextOpKind::Delete { targets } => {
-                let targets = self.local_ranges(&targets, true)?;
-                for &(target, len) in &targets {
-                    self.list.update(target, len, |run| run.deletes += 1, &mut shown);
-                }
-                EntryKind::Delete { targets: log::target_runs(&targets) }
-            }
-            TextOpKind::Undo { edits, undone } => {
-                let edits = self.local_ranges(&edits, false)?;
-                let stamp = (op.lamport, op.id.replica);
-                for &(edit, len) in &edits {
-                    for (piece, piece_len) in self.undo.set(edit, len, stamp, undone) {
-                        self.apply_undo(piece, piece_len, undone, &mut shown);
-                    }
-                }
-                EntryKind::Undo { edits, undone }
-            }
-            TextOpKind::Opaque { kind, body, .. } => EntryKind::Opaque { kind, body },
-        };
-        self.changes_from(shown, changes);
-        self.log.push(Entry { id, lamport: op.lamport, units, kind });
-        self.version.set(op.id.replica, op.id.seq + units);
-        if replica == self.me {
-            self.next_seq = op.id.seq + units;
-        }
-        self.clock = self.clock.max(op.lamport + units);
-        Ok(())
-    }
-
-    /// Makes the effects of units `id..id + len` undone or active again.
-    fn apply_undo(&mut self, id: Id, len: u64, undone: bool, shown: &mut Vec<Visibility>) {
-        let mut at = id;
-        let end = id.seq() + len;
-        while at.seq() < end {
-            let entry = self.log.find(at).expect("undo of applied units").clone();
-            let from = at.seq() - entry.id.seq();
-            let take = (entry.units - from).min(end - at.seq());
-            match &entry.kind {
-                EntryKind::Insert { .. } => self.list.update(at, take, |run| run.undone = undone, shown),
-                EntryKind::Delete { targets } => {
-                    for (target, n) in log::slice_targets(targets, from, take) {
-                        match undone {
-                            true => self.list.update(target, n, |run| run.deletes -= 1, shown),
-                            false => self.list.update(target, n, |run| run.deletes += 1, shown),
-                        }
-                    }
-                }
-                // Undoing an undo is a redo, said with `undone: false`.
-                EntryKind::Undo { .. } | EntryKind::Opaque { .. } => {}
-            }
-            at = at.plus(take);
-        }
-    }
-
-    fn changes_from(&self, shown: Vec<Visibility>, changes: &mut Vec<TextChange>) {
-        changes.extend(shown.into_iter().map(|v| match v {
-            Visibility::Hidden { pos, len } => TextChange { pos, delete: len, insert: CompactString::default() },
-            Visibility::Shown { pos, content: (start, end) } => {
-                TextChange { pos, delete: 0, insert: self.list.content((start, end)).into() }
-            }
-        }));
-    }
-
-    /// Where an insert between `left` and `right` goes: before the returned
-    /// key (`None`: at the end). This is FugueMax in list form (YjsMod):
-    /// scan from `left` towards `right`, skipping items that belong to
-    /// subtrees ordered before the new one. See Gentle & Kleppmann, and
-    /// Joseph Gentle's reference-crdts `integrateYjsMod`.
-    fn integration_point(
-        &self,
-        left: Option<Id>,
-        right: Option<Id>,
-        author: ReplicaId,
-    ) -> Result<Option<Key>, InvalidOp> {
-        let key_of = |id: Id| self.list.key_of(id).ok_or(InvalidOp::NotACharacter(self.op_id(id)));
-        let left_key = left.map(key_of).transpose()?;
-        let right_key = right.map(key_of).transpose()?;
-        if let (Some(l), Some(r), Some(left), Some(right)) = (left_key, right_key, left, right) {
-            if l >= r {
-                return Err(InvalidOp::OriginsOutOfOrder { left: self.op_id(left), right: self.op_id(right) });
-            }
-        }
-        let mut cursor = match left_key {
-            Some(key) => self.list.next_key(key),
-            None => self.list.first_key(),
-        };
-        let mut dest = cursor;
-        let mut scanning = false;
-        while let Some(key) = cursor {
-            if !scanning {
-                dest = cursor;
-            }
-            if Some(key) == right_key {
-                break;
-            }
-            let run = self.list.run_at(key);
-            let other_left = match key.off {
-                0 => run.left.map(|id| self.list.key_of(id).expect("origin applied")),
-                _ => Some(key.prev()),
-            };
-            let other_right = run.right.map(|id| self.list.key_of(id).expect("origin applied"));
-            match ItemList::cmp_left(other_left, left_key) {
-                Ordering::Less => break,
-                Ordering::Equal => match ItemList::cmp_right(other_right, right_key) {
-                    Ordering::Less => scanning = true,
-                    Ordering::Equal if author < self.replicas.id(run.id.replica()) => break,
-                    _ => scanning = false,
-                },
-                Ordering::Greater => {}
-            }
-            // The run's other characters all have their left origin inside
-            // this run, after `left`: they are skipped too, unless `right`
-            // is among them.
-            cursor = match ItemList::same_run_ahead(key, right_key).filter(|r| *r != key) {
-                Some(right) => Some(right),
-                None => self.list.next_run(key),
-            };
-        }
-        if cursor.is_none() && !scanning {
-            dest = None;
-        }
-        Ok(dest)
     }
 
     // ----- reading ------------------------------------------------------
