@@ -396,6 +396,10 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
     }
     let mut m = ColumnReaders { head, refs, lens, ranges };
     let mut text = Reader { bytes: &text_bytes, at: 0 };
+    // A history cannot delete more characters than it inserted, and each
+    // inserted character is at least a byte of text: this bounds how many
+    // single targets descending groups may expand to (no decoding bombs).
+    let mut expansion_budget = text_bytes.len() as u64;
     let replica = |i: u64| replicas.get(i as usize).copied().ok_or_else(|| malformed("unknown replica index"));
     let mut next_seq = vec![0u64; replicas.len()];
     let mut expected_lamport = 0u64;
@@ -442,9 +446,10 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
                     } else {
                         let len = len.unsigned_abs();
                         let last = (seq + 1).checked_sub(len).ok_or_else(|| malformed("range"))?;
-                        if len > units {
-                            return Err(malformed("range longer than its operation"));
+                        if len > units || len > expansion_budget {
+                            return Err(malformed("range longer than its operation or the history"));
                         }
+                        expansion_budget -= len;
                         ranges.extend((last..=seq).rev().map(|s| IdRange::new(r, s, 1)));
                         prev_target = last;
                     }

@@ -50,6 +50,8 @@ pub enum TextError {
     ReversedRange { start: usize, end: usize },
     #[error("nothing to insert")]
     EmptyInsert,
+    #[error("{0} bytes are more than one insert may carry ({max}); insert in pieces", max = op::MAX_INSERT_BYTES)]
+    TooLarge(usize),
     #[error("{0:?} has not been applied here, so it cannot be undone or redone")]
     UnknownEdit(IdRange),
 }
@@ -228,6 +230,9 @@ impl TextDoc {
         self.check_pos(pos)?;
         if text.is_empty() {
             return Err(TextError::EmptyInsert);
+        }
+        if text.len() > op::MAX_INSERT_BYTES {
+            return Err(TextError::TooLarge(text.len()));
         }
         if let Some(typing) = self.typing.filter(|t| t.next_pos == pos) {
             return Ok(self.type_on(typing, text));

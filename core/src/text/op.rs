@@ -54,6 +54,8 @@ pub enum InvalidOp {
     NotACharacter(OpId),
     #[error("the document already has operations from {0} replicas, the most it holds")]
     TooManyReplicas(u32),
+    #[error("an insert of {0} bytes is larger than the {MAX_INSERT_BYTES} bytes one operation may carry")]
+    TooLarge(usize),
 }
 
 /// The number of characters of `text` (with a fast path for ASCII, the
@@ -64,6 +66,9 @@ pub(crate) fn char_count(text: &str) -> u64 {
         false => text.chars().count() as u64,
     }
 }
+
+/// The most text one insert may carry (runs count characters in 32 bits).
+pub const MAX_INSERT_BYTES: usize = 1 << 30;
 
 /// Sequence numbers (and Lamport stamps) stay below 2^48: 281 trillion
 /// units per replica, and they pack into 8-byte ids.
@@ -98,6 +103,11 @@ impl TextOp {
 
     /// Structural checks that need no document state.
     pub fn validate(&self) -> Result<(), InvalidOp> {
+        if let TextOpKind::Insert { text, .. } = &self.kind {
+            if text.len() > MAX_INSERT_BYTES {
+                return Err(InvalidOp::TooLarge(text.len()));
+            }
+        }
         let units = self.units();
         if units == 0 {
             return Err(InvalidOp::Empty);
