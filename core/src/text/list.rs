@@ -700,14 +700,21 @@ impl ItemList {
 
 /// Prefix sums of the leaves' visible lengths (a Fenwick / binary indexed
 /// tree), so that finding a visible position is O(log leaves).
+///
+/// The latest changes to one leaf wait in `pending` instead of walking the
+/// tree, and reads account for them: typing changes one leaf keystroke
+/// after keystroke.
 #[derive(Debug, Default)]
 struct Fenwick {
     tree: Vec<usize>,
+    /// A change of one index's value not yet in `tree`.
+    pending: Option<(usize, isize)>,
 }
 
 impl Fenwick {
     /// Builds the tree over `values` in O(n).
     fn rebuild(&mut self, values: &[usize]) {
+        self.pending = None;
         self.tree.clear();
         self.tree.push(0);
         self.tree.extend_from_slice(values);
@@ -720,6 +727,17 @@ impl Fenwick {
     }
 
     fn add(&mut self, index: usize, delta: isize) {
+        match &mut self.pending {
+            Some((pending, sum)) if *pending == index => *sum += delta,
+            _ => {
+                if let Some((pending, sum)) = self.pending.replace((index, delta)) {
+                    self.add_to_tree(pending, sum);
+                }
+            }
+        }
+    }
+
+    fn add_to_tree(&mut self, index: usize, delta: isize) {
         let mut i = index + 1;
         while i < self.tree.len() {
             self.tree[i] = (self.tree[i] as isize + delta) as usize;
@@ -729,6 +747,14 @@ impl Fenwick {
 
     /// Sum of the values before `index`.
     fn prefix(&self, index: usize) -> usize {
+        let sum = self.tree_prefix(index);
+        match self.pending {
+            Some((pending, delta)) if pending < index => (sum as isize + delta) as usize,
+            _ => sum,
+        }
+    }
+
+    fn tree_prefix(&self, index: usize) -> usize {
         let mut i = index;
         let mut sum = 0;
         while i > 0 {
@@ -739,7 +765,20 @@ impl Fenwick {
     }
 
     /// The index whose range holds the `target`-th unit, and the offset in it.
-    fn find(&self, mut target: usize) -> (usize, usize) {
+    fn find(&self, target: usize) -> (usize, usize) {
+        let Some((pending, delta)) = self.pending else { return self.tree_find(target) };
+        // Sums up to `pending` are right in the tree; past it they lack `delta`.
+        let through_pending = (self.tree_prefix(pending + 1) as isize + delta) as usize;
+        if target >= through_pending {
+            return self.tree_find((target as isize - delta) as usize);
+        }
+        match self.tree_find(target) {
+            (index, _) if index > pending => (pending, target - self.tree_prefix(pending)),
+            found => found,
+        }
+    }
+
+    fn tree_find(&self, mut target: usize) -> (usize, usize) {
         let mut pos = 0;
         let mut step = (self.tree.len()).next_power_of_two() / 2;
         while step > 0 {
@@ -751,5 +790,39 @@ impl Fenwick {
             step /= 2;
         }
         (pos, target)
+    }
+}
+
+#[cfg(test)]
+mod fenwick_tests {
+    use super::Fenwick;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// With changes pending or not, the tree agrees with plain sums.
+        #[test]
+        fn fenwick_matches_plain_sums(
+            start in prop::collection::vec(0usize..5, 1..40),
+            changes in prop::collection::vec((any::<usize>(), 0usize..5), 0..40),
+        ) {
+            let mut values = start.clone();
+            let mut tree = Fenwick::default();
+            tree.rebuild(&values);
+            for (index, value) in changes {
+                let index = index % values.len();
+                tree.add(index, value as isize - values[index] as isize);
+                values[index] = value;
+                let total: usize = values.iter().sum();
+                for i in 0..=values.len() {
+                    prop_assert_eq!(tree.prefix(i), values[..i].iter().sum::<usize>());
+                }
+                for target in 0..total {
+                    let (index, rest) = tree.find(target);
+                    let before: usize = values[..index].iter().sum();
+                    prop_assert!(before <= target && target < before + values[index], "find({}) gave {}", target, index);
+                    prop_assert_eq!(rest, target - before);
+                }
+            }
+        }
     }
 }
