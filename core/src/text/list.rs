@@ -336,7 +336,7 @@ impl ItemList {
             self.leaves.push(Leaf::default());
             self.order.push(0);
             self.position_of.push(0);
-            self.fenwick.rebuild(&[0]);
+            self.fenwick.rebuild([0]);
         }
         let pos = self.order.len() as u32 - 1;
         (pos, self.leaf_at(pos).runs.len() as u32)
@@ -463,12 +463,13 @@ impl ItemList {
         let leaf = self.order[pos as usize] as usize;
         let half = self.leaves[leaf].runs.len() / 2;
         // Ids just past each moving run keep the leaf the index gave them.
-        let after: Vec<(Id, Option<u32>)> = self.leaves[leaf].runs[half..]
+        // Past a replica's last character there is nothing to find yet:
+        // leaving no entry there lets typing grow its run freely.
+        let after: Vec<(Id, u32)> = self.leaves[leaf].runs[half..]
             .iter()
-            .map(|run| {
-                let end = run.id.plus(run.len as u64);
-                (end, self.leaf_for(end))
-            })
+            .map(|run| run.id.plus(run.len as u64))
+            .filter(|end| self.char_end.get(end.replica() as usize).is_some_and(|&e| end.seq() < e))
+            .filter_map(|end| Some((end, self.leaf_for(end)?)))
             .collect();
         let tail: Vec<Run> = self.leaves[leaf].runs.split_off(half);
         let tail_visible: usize = tail.iter().map(Run::visible_len).sum();
@@ -477,19 +478,16 @@ impl ItemList {
         for run in &tail {
             let index = self.index_of(run.id.replica());
             let (start, end) = (run.id.seq(), run.id.seq() + run.len as u64);
-            let inside: Vec<u64> = index.range(start + 1..end).map(|(&seq, _)| seq).collect();
-            for seq in inside {
-                index.remove(&seq);
+            if run.len > 1 {
+                let inside: Vec<u64> = index.range(start + 1..end).map(|(&seq, _)| seq).collect();
+                for seq in inside {
+                    index.remove(&seq);
+                }
             }
             index.insert(start, new_leaf);
         }
         for (end, leaf) in after {
-            // Past a replica's last character there is nothing to find yet;
-            // leaving no entry there lets typing grow its run freely.
-            let has_chars_after = self.char_end.get(end.replica() as usize).is_some_and(|&e| end.seq() < e);
-            if let (Some(leaf), true) = (leaf, has_chars_after) {
-                self.index_of(end.replica()).entry(end.seq()).or_insert(leaf);
-            }
+            self.index_of(end.replica()).entry(end.seq()).or_insert(leaf);
         }
         self.leaves.push(Leaf { runs: tail, visible: tail_visible });
         self.order.insert(pos as usize + 1, new_leaf);
@@ -501,8 +499,8 @@ impl ItemList {
         for (p, &l) in self.order.iter().enumerate().skip(pos as usize) {
             self.position_of[l as usize] = p as u32;
         }
-        let lengths: Vec<usize> = self.order.iter().map(|&l| self.leaves[l as usize].visible).collect();
-        self.fenwick.rebuild(&lengths);
+        let leaves = &self.leaves;
+        self.fenwick.rebuild(self.order.iter().map(|&l| leaves[l as usize].visible));
     }
 
     /// Applies `change` to the characters `id..id + len` (which must exist),
@@ -713,11 +711,11 @@ struct Fenwick {
 
 impl Fenwick {
     /// Builds the tree over `values` in O(n).
-    fn rebuild(&mut self, values: &[usize]) {
+    fn rebuild(&mut self, values: impl IntoIterator<Item = usize>) {
         self.pending = None;
         self.tree.clear();
         self.tree.push(0);
-        self.tree.extend_from_slice(values);
+        self.tree.extend(values);
         for i in 1..self.tree.len() {
             let parent = i + (i & i.wrapping_neg());
             if parent < self.tree.len() {
@@ -807,7 +805,7 @@ mod fenwick_tests {
         ) {
             let mut values = start.clone();
             let mut tree = Fenwick::default();
-            tree.rebuild(&values);
+            tree.rebuild(values.iter().copied());
             for (index, value) in changes {
                 let index = index % values.len();
                 tree.add(index, value as isize - values[index] as isize);
