@@ -366,12 +366,15 @@ impl ItemList {
         self.char_end[replica] = self.char_end[replica].max(last.seq() + 1);
     }
 
-    /// Makes sure the index sends ids from `first` on to `leaf`: an entry
-    /// left just past a run by an earlier move must not send them elsewhere.
+    /// Makes sure the index sends the new characters `first..first + len`
+    /// to `leaf`. New characters have fresh ids, above every key of their
+    /// replica's index, so the entry that decides them is the last one.
     fn index_new_chars(&mut self, first: Id, len: u32, leaf: u32) {
+        debug_assert!(self.char_end.get(first.replica() as usize).is_none_or(|&end| first.seq() >= end));
         self.note_chars(first.plus(len as u64 - 1));
-        if self.leaf_for(first) != Some(leaf) {
-            self.index_of(first.replica()).insert(first.seq(), leaf);
+        let index = self.index_of(first.replica());
+        if index.last_key_value().map(|(_, &last)| last) != Some(leaf) {
+            index.insert(first.seq(), leaf);
         }
     }
 
