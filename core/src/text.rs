@@ -312,10 +312,14 @@ impl TextDoc {
         }
         let id = Id::new(self.me, self.next_seq);
         let continues = self.log.push_delete(id, self.clock, &ids);
-        let targets =
-            ids.iter().map(|&(id, len)| IdRange::new(self.replicas.id(id.replica()), id.seq(), len)).collect();
+        let mut targets = Targets::new();
+        let mut units = 0;
+        for &(id, len) in &ids {
+            targets.push(IdRange::new(self.replicas.id(id.replica()), id.seq(), len));
+            units += len;
+        }
         let op = TextOp { id: self.op_id(id), lamport: self.clock, kind: TextOpKind::Delete { targets } };
-        self.record_local(op.units(), continues);
+        self.record_local(units, continues);
         self.scratch_ids = ids;
         Ok(Some(op))
     }
