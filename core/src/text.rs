@@ -87,6 +87,13 @@ pub enum Bias {
 
 /// A position that follows the text through every later edit, on every
 /// replica: it names a character rather than an offset.
+///
+/// Text inserted exactly at the anchor goes after a left-biased anchor and
+/// before a right-biased one. When its character is deleted, the anchor
+/// collapses to the deletion point; it still names that character, whose
+/// tombstone stays after text later inserted at that point, so from then on
+/// it behaves as right-biased (the same on every replica), and it returns to
+/// its character if the delete is undone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Anchor {
     /// The character it sticks to; `None` is the start (left bias) or the
