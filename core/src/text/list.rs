@@ -18,6 +18,7 @@
 //!   place in the document, so that ids in the map survive leaf splits.
 
 use crate::replicas::LocalReplica;
+use smallvec::SmallVec;
 use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -465,25 +466,31 @@ impl ItemList {
     fn split_leaf(&mut self, pos: u32) {
         let leaf = self.order[pos as usize] as usize;
         let half = self.leaves[leaf].runs.len() / 2;
-        // Ids just past each moving run keep the leaf the index gave them.
-        // Past a replica's last character there is nothing to find yet:
-        // leaving no entry there lets typing grow its run freely.
-        let after: Vec<(Id, u32)> = self.leaves[leaf].runs[half..]
-            .iter()
-            .map(|run| run.id.plus(run.len as u64))
-            .filter(|end| self.char_end.get(end.replica() as usize).is_some_and(|&e| end.seq() < e))
-            .filter_map(|end| Some((end, self.leaf_for(end)?)))
+        // Ids just past a moving run keep the leaf the index gives them now
+        // (read before any entry changes), unless the next moving run starts
+        // there, or no character follows yet (then typing can grow the run
+        // freely).
+        let runs = &self.leaves[leaf].runs;
+        let after: SmallVec<[(Id, u32); LEAF_CAP]> = (half..runs.len())
+            .filter_map(|i| {
+                let end = runs[i].id.plus(runs[i].len as u64);
+                let next_moves_too = runs.get(i + 1).is_some_and(|next| next.id == end);
+                let chars_after = self.char_end.get(end.replica() as usize).is_some_and(|&e| end.seq() < e);
+                match !next_moves_too && chars_after {
+                    true => Some((end, self.leaf_for(end)?)),
+                    false => None,
+                }
+            })
             .collect();
         let tail: Vec<Run> = self.leaves[leaf].runs.split_off(half);
         let tail_visible: usize = tail.iter().map(Run::visible_len).sum();
         self.leaves[leaf].visible -= tail_visible;
         let new_leaf = self.leaves.len() as u32;
         for run in &tail {
-            let index = self.index_of(run.id.replica());
             let (start, end) = (run.id.seq(), run.id.seq() + run.len as u64);
+            let index = self.index_of(run.id.replica());
             if run.len > 1 {
-                let inside: Vec<u64> = index.range(start + 1..end).map(|(&seq, _)| seq).collect();
-                for seq in inside {
+                while let Some((&seq, _)) = index.range(start + 1..end).next() {
                     index.remove(&seq);
                 }
             }
