@@ -2,6 +2,7 @@
 //! a 16-byte UUID in every run and log entry.
 
 use crate::id::ReplicaId;
+use std::cell::Cell;
 use std::collections::HashMap;
 
 /// A replica's index in one document's [`ReplicaTable`]: local to this
@@ -12,13 +13,16 @@ pub(crate) type LocalReplica = u32;
 pub(crate) struct ReplicaTable {
     ids: Vec<ReplicaId>,
     index: HashMap<ReplicaId, LocalReplica>,
+    /// The last id looked up: consecutive operations name the same few
+    /// replicas, and a comparison is cheaper than hashing.
+    last: Cell<Option<(ReplicaId, LocalReplica)>>,
 }
 
 impl ReplicaTable {
     /// The local index of `id`, assigning the next one if it is new;
     /// `None` when the table already holds `limit` replicas.
     pub fn intern(&mut self, id: ReplicaId, limit: u32) -> Option<LocalReplica> {
-        if let Some(&local) = self.index.get(&id) {
+        if let Some(local) = self.get(id) {
             return Some(local);
         }
         if self.ids.len() >= limit as usize {
@@ -31,7 +35,12 @@ impl ReplicaTable {
     }
 
     pub fn get(&self, id: ReplicaId) -> Option<LocalReplica> {
-        self.index.get(&id).copied()
+        if let Some((_, local)) = self.last.get().filter(|(last, _)| *last == id) {
+            return Some(local);
+        }
+        let local = self.index.get(&id).copied()?;
+        self.last.set(Some((id, local)));
+        Some(local)
     }
 
     pub fn id(&self, local: LocalReplica) -> ReplicaId {

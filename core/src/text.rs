@@ -521,20 +521,17 @@ impl TextDoc {
         Ok(Some(Id::new(replica, id.seq)))
     }
 
-    /// Local forms of applied ranges; `chars` requires them to be characters.
-    fn local_ranges(&self, ranges: &[IdRange], chars: bool) -> Result<Vec<(Id, u64)>, InvalidOp> {
+    /// Local forms of applied ranges, in order.
+    fn local_ranges(&self, ranges: &[IdRange]) -> Result<Vec<(Id, u64)>, InvalidOp> {
         let mut out = Vec::with_capacity(ranges.len());
         for range in ranges {
-            let first = OpId::new(range.replica, range.seq);
-            let id = self.local_id(Some(first))?.expect("some");
-            if chars && !self.are_chars(id, range.len) {
-                return Err(InvalidOp::NotACharacter(first));
-            }
+            let id = self.local_id(Some(OpId::new(range.replica, range.seq)))?.expect("some");
             log::push_range(&mut out, (id, range.len));
         }
         Ok(out)
     }
 
+    /// Whether every unit of `id..id + len` is an inserted character.
     fn are_chars(&self, id: Id, len: u64) -> bool {
         let mut at = id;
         while at.seq() < id.seq() + len {

@@ -77,14 +77,26 @@ impl TextDoc {
                 EntryKind::Insert { left, right, content }
             }
             TextOpKind::Delete { targets } => {
-                let targets = self.local_ranges(&targets, true)?;
-                for &(target, len) in &targets {
+                let targets = self.local_ranges(&targets)?;
+                // The effect does not depend on the order: check and apply
+                // contiguous ranges (a run of backspaces is one), and log
+                // the targets in the order of the units.
+                let mut ranges = targets.clone();
+                ranges.sort_unstable();
+                let mut merged: Vec<(Id, u64)> = Vec::with_capacity(ranges.len());
+                for range in ranges {
+                    log::push_range(&mut merged, range);
+                }
+                if let Some(&(id, _)) = merged.iter().find(|&&(id, len)| !self.are_chars(id, len)) {
+                    return Err(InvalidOp::NotACharacter(self.op_id(id)));
+                }
+                for &(target, len) in &merged {
                     self.list.update(target, len, |run| run.deletes += 1, &mut shown);
                 }
                 EntryKind::Delete { targets: log::target_runs(&targets) }
             }
             TextOpKind::Undo { edits, undone } => {
-                let edits = self.local_ranges(&edits, false)?;
+                let edits = self.local_ranges(&edits)?;
                 let stamp = (op.lamport, op.id.replica);
                 for &(edit, len) in &edits {
                     for (piece, piece_len) in self.undo.set(edit, len, stamp, undone) {
