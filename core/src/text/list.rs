@@ -414,7 +414,7 @@ impl ItemList {
             self.add_visible(pos, run.visible_len() as isize);
         }
         if self.leaves[leaf as usize].runs.len() > LEAF_CAP {
-            self.split_leaf(pos);
+            self.split_leaf(pos, index as usize);
             return self.key_of(run.id).expect("the run was just inserted");
         }
         Key { pos, run: index, off: 0 }
@@ -463,9 +463,14 @@ impl ItemList {
         (head_key, tail_key)
     }
 
-    fn split_leaf(&mut self, pos: u32) {
+    /// Splits the leaf at `pos`, which just received a run at `inserted`.
+    /// Editing moves forwards through a text, so when that run is in the
+    /// leaf's second half the leaf splits just before it: the runs ahead of
+    /// the edit move, the ones behind it stay (fewer runs to re-index).
+    fn split_leaf(&mut self, pos: u32, inserted: usize) {
         let leaf = self.order[pos as usize] as usize;
-        let half = self.leaves[leaf].runs.len() / 2;
+        let len = self.leaves[leaf].runs.len();
+        let half = if inserted >= len / 2 { inserted } else { len / 2 };
         // Ids just past a moving run keep the leaf the index gives them now
         // (read before any entry changes), unless the next moving run starts
         // there, or no character follows yet (then typing can grow the run
