@@ -135,6 +135,9 @@ struct Typing {
 
 /// One replica of a text document.
 ///
+/// A `TextDoc` is `Send` but not `Sync` (lookups cache their last answer):
+/// share one between threads behind a `Mutex`.
+///
 /// ```
 /// use memo_core::{ReplicaId, TextDoc};
 /// let mut a = TextDoc::new(ReplicaId::from_u128(1));
