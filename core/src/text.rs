@@ -1,7 +1,7 @@
 //! The text CRDT: one replica of a text document.
 //!
 //! Every character ever inserted keeps its identity (its [`OpId`]) and its
-//! place in the [`list`](list::ItemList), deleted ones as tombstones.
+//! place in the item list (module `list`), deleted ones as tombstones.
 //! Concurrent inserts at one place are ordered by the FugueMax rule (in
 //! its list form, "YjsMod", from Gentle & Kleppmann, "The Art of the Fugue",
 //! 2023): a run typed by one replica is never interleaved with another's,
