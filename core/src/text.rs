@@ -437,6 +437,24 @@ impl TextDoc {
     /// The text as it was at `version` (a version this replica has seen;
     /// operations outside it, or not causally closed under it, are left out).
     pub fn text_at(&self, version: &VersionVector) -> String {
+        self.at(version).text()
+    }
+
+    /// An anchor at character `pos` of the text as it was at `version`: it
+    /// resolves at every later version, on every replica (see [`Anchor`]).
+    pub fn anchor_at(&self, version: &VersionVector, pos: usize, bias: Bias) -> Result<Anchor, TextError> {
+        self.at(version).anchor(pos, bias)
+    }
+
+    /// Where `anchor` stood at `version`; `None` if its character did not
+    /// exist yet.
+    pub fn resolve_at(&self, version: &VersionVector, anchor: &Anchor) -> Option<usize> {
+        self.at(version).resolve(anchor)
+    }
+
+    /// A replica holding exactly the operations of `version`, rebuilt from
+    /// the log (history queries are rare; they need no index of their own).
+    fn at(&self, version: &VersionVector) -> TextDoc {
         let mut past = TextDoc::new(self.replica);
         for op in self.ops_since(&VersionVector::new()) {
             let included = version.get(op.id.replica).saturating_sub(op.id.seq).min(op.units());
@@ -447,7 +465,7 @@ impl TextDoc {
                 let _ = past.apply(op);
             }
         }
-        past.text()
+        past
     }
 
     /// Every applied operation that `version` lacks, in an order that a

@@ -403,3 +403,22 @@ fn a_history_round_trips_and_garbage_is_refused() {
         assert!(doc.text().len() < 1000);
     }
 }
+
+#[test]
+fn an_anchor_made_at_a_past_version_resolves_then_and_now() {
+    let (mut a, mut b) = (replica(1), replica(2));
+    a.insert(0, "fn main() {}").unwrap();
+    let v1 = a.version().clone();
+    a.insert(0, "// entry\n").unwrap();
+    sync(&a, &mut b);
+    // On b, which never saw the text at v1 as its current text: an anchor
+    // at "main" as it was then.
+    let anchor = b.anchor_at(&v1, 3, Bias::Right).unwrap();
+    assert_eq!(b.resolve_at(&v1, &anchor), Some(3));
+    b.insert(0, "#![allow(unused)]\n").unwrap();
+    converge(&mut a, &mut b);
+    let now = a.text();
+    assert_eq!(a.resolve(&anchor), now.find("main"));
+    assert_eq!(b.resolve(&anchor), now.find("main"));
+    assert_eq!(a.resolve_at(&VersionVector::new(), &anchor), None, "its character did not exist yet");
+}
