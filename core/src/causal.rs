@@ -15,6 +15,22 @@ pub trait CausalOp {
     fn dependencies(&self) -> Vec<IdRange>;
 }
 
+/// Whether `op` can be applied by a replica that has applied `seen`: its
+/// author's earlier units and its dependencies are all there.
+pub fn is_ready<O: CausalOp>(op: &O, seen: &VersionVector) -> bool {
+    first_missing(&op.range(), &op.dependencies(), seen).is_none()
+}
+
+/// The first unit an operation covering `range` with `dependencies` still
+/// lacks, if any.
+fn first_missing(range: &IdRange, dependencies: &[IdRange], seen: &VersionVector) -> Option<(ReplicaId, Seq)> {
+    let applied = seen.get(range.replica);
+    if range.seq > applied {
+        return Some((range.replica, range.seq - 1));
+    }
+    dependencies.iter().find(|d| !seen.contains_range(d)).map(|d| (d.replica, d.end() - 1))
+}
+
 /// The buffer is full: the operation was dropped. Catch-up fetches it again
 /// once the missing operations have arrived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,13 +67,8 @@ struct Pending<O> {
 }
 
 impl<O> Pending<O> {
-    /// The first unit this operation still lacks, if any.
     fn first_missing(&self, seen: &VersionVector) -> Option<(ReplicaId, Seq)> {
-        let applied = seen.get(self.range.replica);
-        if self.range.seq > applied {
-            return Some((self.range.replica, self.range.seq - 1));
-        }
-        self.dependencies.iter().find(|d| !seen.contains_range(d)).map(|d| (d.replica, d.end() - 1))
+        first_missing(&self.range, &self.dependencies, seen)
     }
 }
 

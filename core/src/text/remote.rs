@@ -3,7 +3,7 @@
 use super::list::{self, Id, ItemList, Key, Run, Visibility};
 use super::log::{self, Entry, EntryKind};
 use super::{ApplyError, CompactString, InvalidOp, TextChange, TextDoc, TextOp, TextOpKind};
-use crate::causal::Waiting;
+use crate::causal::{self, Waiting};
 use crate::id::ReplicaId;
 use std::cmp::Ordering;
 
@@ -21,9 +21,7 @@ impl TextDoc {
         if self.version.contains_range(&op.range()) {
             return Ok(changes);
         }
-        let ready = op.id.seq <= self.version.get(op.id.replica)
-            && op.dependencies().iter().all(|d| self.version.contains_range(d));
-        let mut next = match ready {
+        let mut next = match causal::is_ready(&op, &self.version) {
             true => Some(op),
             false => {
                 self.pending.insert(op, &self.version)?;
