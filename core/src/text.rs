@@ -336,15 +336,19 @@ impl TextDoc {
 
     /// Replaces `start..end` with `text`: one edit (undone as one).
     pub fn replace(&mut self, start: usize, end: usize, text: &str) -> Result<Vec<TextOp>, TextError> {
+        // Every check first: once the delete is made, the insert must be too.
         self.check_pos(end)?;
+        if start > end {
+            return Err(TextError::ReversedRange { start, end });
+        }
+        if text.len() > op::MAX_INSERT_BYTES {
+            return Err(TextError::TooLarge(text.len()));
+        }
         self.coalesce = false;
-        let deleted = self.delete(start, end);
-        let inserted = match text.is_empty() {
-            true => Ok(None),
-            false => self.insert(start, text).map(Some),
-        };
+        let deleted = self.delete(start, end).expect("checked above");
+        let inserted = (!text.is_empty()).then(|| self.insert(start, text).expect("checked above"));
         self.coalesce = true;
-        let ops: Vec<TextOp> = deleted?.into_iter().chain(inserted?).collect();
+        let ops: Vec<TextOp> = deleted.into_iter().chain(inserted).collect();
         if ops.len() == 2 {
             self.local_edits.merge_last_two();
         }

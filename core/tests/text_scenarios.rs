@@ -422,3 +422,14 @@ fn an_anchor_made_at_a_past_version_resolves_then_and_now() {
     assert_eq!(b.resolve(&anchor), now.find("main"));
     assert_eq!(a.resolve_at(&VersionVector::new(), &anchor), None, "its character did not exist yet");
 }
+
+#[test]
+fn a_replace_that_cannot_be_made_changes_nothing() {
+    let mut a = replica(1);
+    a.insert(0, "abcdef").unwrap();
+    let version = a.version().clone();
+    assert!(matches!(a.replace(4, 2, "x"), Err(TextError::ReversedRange { .. })));
+    assert!(matches!(a.replace(2, 9, "x"), Err(TextError::OutOfRange { .. })));
+    assert_eq!(a.text(), "abcdef");
+    assert_eq!(a.version(), &version, "no operation was made");
+}
