@@ -16,6 +16,7 @@
 //!   then the inserted text, compressed apart.
 
 use crate::id::{IdRange, OpId, ReplicaId};
+use crate::runs;
 use crate::text::{TextOp, TextOpKind};
 use serde::{Deserialize, Serialize};
 
@@ -300,23 +301,22 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
                     TextOpKind::Undo { edits, .. } => edits,
                     _ => unreachable!("matched above"),
                 };
-                // Backspacing deletes single characters right to left: such a
-                // stretch is one group with a negative length.
-                let groups = group_ranges(ranges);
+                // A run of backspaces is one descending group, written with
+                // a negative length.
+                let mut groups = Vec::new();
+                for range in ranges {
+                    runs::push(&mut groups, range.replica, range.seq, range.len);
+                }
                 w.ranges.uint(groups.len() as u64);
-                for (range, descending) in groups {
-                    w.ranges.uint(intern(range.replica, &mut replicas));
-                    w.ranges.int(range.seq as i64 - prev_target as i64);
-                    match descending {
-                        false => {
-                            w.ranges.int(range.len as i64);
-                            prev_target = range.seq + range.len;
-                        }
-                        true => {
-                            w.ranges.int(-(range.len as i64));
-                            prev_target = range.seq + 1 - range.len;
-                        }
-                    }
+                for group in groups {
+                    w.ranges.uint(intern(group.replica, &mut replicas));
+                    w.ranges.int(group.first as i64 - prev_target as i64);
+                    let len = group.len as i64;
+                    w.ranges.int(if group.descending { -len } else { len });
+                    prev_target = match group.descending {
+                        true => group.lowest(),
+                        false => group.first + group.len,
+                    };
                 }
                 if let TextOpKind::Undo { undone, .. } = op.kind {
                     w.ranges.uint(undone as u64);
@@ -473,25 +473,6 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
         ops.push(op);
     }
     Ok(ops)
-}
-
-/// Groups ranges for encoding: runs of single characters with falling
-/// sequence numbers become one descending group.
-fn group_ranges(ranges: &[IdRange]) -> Vec<(IdRange, bool)> {
-    let mut groups: Vec<(IdRange, bool)> = Vec::new();
-    for &range in ranges {
-        if let Some((group, descending)) = groups.last_mut() {
-            let falls = range.len == 1 && range.replica == group.replica && group.len >= 1;
-            let last = if *descending { group.seq + 1 - group.len } else { group.seq };
-            if falls && (*descending || group.len == 1) && range.seq + 1 == last {
-                *descending = true;
-                group.len += 1;
-                continue;
-            }
-        }
-        groups.push((range, false));
-    }
-    groups
 }
 
 /// The history's columns: similar values side by side compress best.

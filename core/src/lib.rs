@@ -59,6 +59,7 @@ pub mod causal;
 pub mod encoding;
 pub mod id;
 mod replicas;
+mod runs;
 pub mod text;
 pub mod version;
 

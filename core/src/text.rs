@@ -498,8 +498,11 @@ impl TextDoc {
                 TextOpKind::Insert { left: opt(left), right: opt(right), text: self.list.content(*content).into() }
             }
             EntryKind::Delete { targets } => {
-                let targets: Vec<(Id, u64)> = targets.iter().flat_map(|run| run.ranges()).collect();
-                TextOpKind::Delete { targets: ranges(&targets).into() }
+                let replica = |local| self.replicas.id(local);
+                let targets = targets.iter().flat_map(|run| run.ranges());
+                TextOpKind::Delete {
+                    targets: targets.map(|(local, seq, len)| IdRange::new(replica(local), seq, len)).collect(),
+                }
             }
             EntryKind::Undo { edits, undone } => TextOpKind::Undo { edits: ranges(edits), undone: *undone },
             EntryKind::Opaque { kind, body } => {

@@ -3,6 +3,8 @@
 //! replica that continue each other (typing, backspacing) share an entry.
 
 use super::list::Id;
+use crate::replicas::LocalReplica;
+use crate::runs::{self, IdRun};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
@@ -55,8 +57,8 @@ impl OpLog {
                     (EntryKind::Insert { content, .. }, EntryKind::Insert { content: more, .. }) => content.1 = more.1,
                     (EntryKind::Delete { targets }, EntryKind::Delete { targets: more }) => {
                         for run in more {
-                            for (id, len) in run.ranges() {
-                                push_target(targets, id, len);
+                            for (replica, seq, len) in run.ranges() {
+                                runs::push(targets, replica, seq, len);
                             }
                         }
                     }
@@ -126,38 +128,11 @@ fn continues(last: &Entry, next: &Entry) -> bool {
     }
 }
 
-/// Characters a delete took, in the order it took them: `len` ids up from
-/// `first`, or down from it when `descending`. Backspacing takes one
-/// character after another leftwards: one descending run, not one range
-/// per keystroke.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TargetRun {
-    first: Id,
-    len: u32,
-    descending: bool,
-}
+/// The characters a delete took, in the order it took them (see
+/// [`crate::runs`]).
+pub(crate) type TargetRun = IdRun<LocalReplica>;
 
-impl TargetRun {
-    /// The run as ascending ranges in unit order (a descending run is one
-    /// range per character).
-    pub fn ranges(self) -> impl Iterator<Item = (Id, u64)> {
-        let singles = if self.descending { self.len } else { 0 };
-        let ascending = (!self.descending).then_some((self.first, self.len as u64));
-        ascending
-            .into_iter()
-            .chain((0..singles).map(move |i| (Id::new(self.first.replica(), self.first.seq() - i as u64), 1)))
-    }
-
-    /// The ids of units `from..from + len` of this run, as one range.
-    fn slice(self, from: u32, len: u32) -> (Id, u64) {
-        match self.descending {
-            false => (self.first.plus(from as u64), len as u64),
-            true => (Id::new(self.first.replica(), self.first.seq() - (from + len - 1) as u64), len as u64),
-        }
-    }
-}
-
-/// Target runs from ascending ranges.
+/// Target runs from ranges of characters, in order.
 pub(crate) fn target_runs(ranges: &[(Id, u64)]) -> Vec<TargetRun> {
     let mut runs = Vec::with_capacity(ranges.len());
     for &(id, len) in ranges {
@@ -166,58 +141,14 @@ pub(crate) fn target_runs(ranges: &[(Id, u64)]) -> Vec<TargetRun> {
     runs
 }
 
-/// Appends the targets `id..id + len`, growing the last run when they
-/// continue it (rightwards, or one character leftwards).
+/// Appends the targets `id..id + len`.
 pub(crate) fn push_target(runs: &mut Vec<TargetRun>, id: Id, len: u64) {
-    if let Some(last) = runs.last_mut() {
-        let fits = last.len as u64 + len <= u32::MAX as u64;
-        if fits && !last.descending && last.first.plus(last.len as u64) == id {
-            last.len += len as u32;
-            return;
-        }
-        // The lowest id of a descending run (or of a single character).
-        let lowest = match last.descending {
-            true => last.first.seq() + 1 - last.len as u64,
-            false => last.first.seq(),
-        };
-        if fits
-            && (last.descending || last.len == 1)
-            && len == 1
-            && last.first.replica() == id.replica()
-            && id.seq() + 1 == lowest
-        {
-            last.descending = true;
-            last.len += 1;
-            return;
-        }
-    }
-    let mut rest = len;
-    let mut at = id;
-    while rest > 0 {
-        let take = rest.min(u32::MAX as u64);
-        runs.push(TargetRun { first: at, len: take as u32, descending: false });
-        at = at.plus(take);
-        rest -= take;
-    }
+    runs::push(runs, id.replica(), id.seq(), len);
 }
 
-/// The targets of units `from..from + len` of a delete entry, as ranges.
-pub(crate) fn slice_targets(runs: &[TargetRun], mut from: u64, mut len: u64) -> Vec<(Id, u64)> {
-    let mut out = Vec::new();
-    for &run in runs {
-        if len == 0 {
-            break;
-        }
-        if from >= run.len as u64 {
-            from -= run.len as u64;
-            continue;
-        }
-        let take = (run.len as u64 - from).min(len);
-        out.push(run.slice(from as u32, take as u32));
-        from = 0;
-        len -= take;
-    }
-    out
+/// The characters taken by units `from..from + len` of a delete entry.
+pub(crate) fn slice_targets(runs: &[TargetRun], from: u64, len: u64) -> Vec<(Id, u64)> {
+    runs::slice(runs, from, len).into_iter().map(|(replica, seq, len)| (Id::new(replica, seq), len)).collect()
 }
 
 /// Appends a range of ids, merging it with the last one when adjacent.
@@ -229,37 +160,4 @@ pub(crate) fn push_range(ranges: &mut Vec<(Id, u64)>, (id, len): (Id, u64)) {
         }
     }
     ranges.push((id, len));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// Units as single ids, in order.
-    fn singles(ranges: impl IntoIterator<Item = (Id, u64)>) -> Vec<Id> {
-        ranges.into_iter().flat_map(|(id, len)| (0..len).map(move |i| id.plus(i))).collect()
-    }
-
-    proptest! {
-        #[test]
-        fn target_runs_keep_units_in_order(
-            steps in prop::collection::vec((0u32..2, 0u64..40, 1u64..4), 1..60),
-            from in 0u64..80,
-            len in 0u64..80,
-        ) {
-            let ranges: Vec<(Id, u64)> = steps.iter().map(|&(r, seq, n)| (Id::new(r, seq), n)).collect();
-            let mut runs = Vec::new();
-            for &(id, n) in &ranges {
-                push_target(&mut runs, id, n);
-            }
-            let expected = singles(ranges.iter().copied());
-            prop_assert_eq!(singles(runs.iter().flat_map(|r| r.ranges())), expected.clone());
-            let mut sliced = singles(slice_targets(&runs, from, len));
-            sliced.sort();
-            let mut want: Vec<Id> = expected.iter().copied().skip(from as usize).take(len as usize).collect();
-            want.sort();
-            prop_assert_eq!(sliced, want);
-        }
-    }
 }
