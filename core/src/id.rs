@@ -99,3 +99,26 @@ impl fmt::Debug for IdRange {
 /// operation's stamp is greater than that of every operation its author had
 /// seen. Ties between replicas break on the replica id.
 pub type Lamport = u64;
+
+/// The stamp a host gives a local edit: the id and Lamport stamp of its
+/// first unit. The edit's unit `i` is `(replica, seq + i)` with Lamport
+/// stamp `lamport + i`; after an edit of `n` units the host's next stamp is
+/// [`LocalStamp::plus`]`(n)` (or later: sequence numbers may have gaps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LocalStamp {
+    pub replica: ReplicaId,
+    pub seq: Seq,
+    pub lamport: Lamport,
+}
+
+impl LocalStamp {
+    /// The id of the edit's first unit.
+    pub fn id(&self) -> OpId {
+        OpId::new(self.replica, self.seq)
+    }
+
+    /// The stamp of the unit `n` units after this one.
+    pub fn plus(self, n: u64) -> Self {
+        Self { seq: self.seq + n, lamport: self.lamport + n, ..self }
+    }
+}

@@ -65,6 +65,6 @@ pub mod version;
 
 pub use causal::{BufferFull, Waiting};
 pub use encoding::DecodeError;
-pub use id::{IdRange, Lamport, OpId, ReplicaId, Seq};
-pub use text::{Anchor, ApplyError, Bias, HistoryError, TextChange, TextDoc, TextError, TextOp, TextOpKind};
+pub use id::{IdRange, Lamport, LocalStamp, OpId, ReplicaId, Seq};
+pub use text::{Anchor, ApplyError, Bias, HistoryError, TextChange, TextCrdt, TextDoc, TextError, TextOp, TextOpKind};
 pub use version::VersionVector;

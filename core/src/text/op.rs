@@ -52,6 +52,8 @@ pub enum InvalidOp {
     OriginsOutOfOrder { left: OpId, right: OpId },
     #[error("operation refers to {0:?}, which is not a character")]
     NotACharacter(OpId),
+    #[error("operation undoes {0:?}, which is not an edit of this document")]
+    NotAnEdit(OpId),
     #[error("the document already has operations from {0} replicas, the most it holds")]
     TooManyReplicas(u32),
     #[error("an insert of {0} bytes is larger than the {MAX_INSERT_BYTES} bytes one operation may carry")]

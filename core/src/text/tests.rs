@@ -1,6 +1,7 @@
 //! Property tests that also check the item list's internal indexes.
 
 use super::*;
+use crate::ReplicaId;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

@@ -1,74 +1,32 @@
-//! Remote operations: causal delivery and integration into the item list.
+//! Remote operations: integration into the item list (FugueMax) and undo.
 
-use super::list::{self, Id, ItemList, Key, Run, Visibility};
-use super::log::{self, Entry, EntryKind};
-use super::{ApplyError, CompactString, InvalidOp, TextChange, TextDoc, TextOp, TextOpKind};
-use crate::causal::{self, Waiting};
+use super::TextCrdt;
 use crate::id::ReplicaId;
+use crate::text::list::{Id, ItemList, Key, Run, Visibility};
+use crate::text::log::{self, Entry, EntryKind};
+use crate::text::{CompactString, InvalidOp, TextChange, TextOp, TextOpKind};
 use std::cmp::Ordering;
 
-impl TextDoc {
-    /// Applies an operation from another replica (or a copy of one of ours).
+impl TextCrdt {
+    /// Applies an operation that the host has checked: it is valid
+    /// ([`TextOp::validate`]), causally ready (what it refers to, and its
+    /// author's earlier units in this document, are applied) and none of
+    /// its units is applied yet (the host trims those). Appends the exact
+    /// changes of the visible text to `changes`.
     ///
-    /// It may arrive in any order, more than once, or late: a duplicate is a
-    /// no-op, and an operation whose dependencies are missing waits (see
-    /// [`TextDoc::waiting`]) and applies as soon as they arrive. Returns the
-    /// exact changes of the visible text, from this operation and from every
-    /// waiting one it made ready.
-    pub fn apply(&mut self, op: TextOp) -> Result<Vec<TextChange>, ApplyError> {
-        op.validate().map_err(|reason| ApplyError::Invalid { range: op.range(), reason })?;
-        let mut changes = Vec::new();
-        if self.version.contains_range(&op.range()) {
-            return Ok(changes);
-        }
-        let mut next = match causal::is_ready(&op, &self.version) {
-            true => Some(op),
-            false => {
-                self.pending.insert(op, &self.version)?;
-                self.pending.take_ready(&self.version)
-            }
-        };
-        let mut first_error = None;
-        while let Some(op) = next {
-            let range = op.range();
-            match self.integrate(op, &mut changes) {
-                Ok(()) => self.pending.applied(range),
-                Err(reason) => {
-                    first_error.get_or_insert(ApplyError::Invalid { range, reason });
-                }
-            }
-            next = self.pending.take_ready(&self.version);
-        }
-        match first_error {
-            Some(error) if changes.is_empty() => Err(error),
-            _ => Ok(changes),
-        }
-    }
-
-    /// Operations waiting for dependencies, and what each lacks.
-    pub fn waiting(&self) -> Vec<Waiting> {
-        self.pending.waiting(&self.version)
-    }
-
-    /// Applies a causally ready operation (its author's earlier units and
-    /// its dependencies are applied here), trimming units already applied.
-    pub(super) fn integrate(&mut self, mut op: TextOp, changes: &mut Vec<TextChange>) -> Result<(), InvalidOp> {
+    /// An operation that refers to units that are not this document's (a
+    /// character it lacks, an edit not in its log) changes nothing and
+    /// returns why.
+    pub fn integrate(&mut self, op: TextOp, changes: &mut Vec<TextChange>) -> Result<(), InvalidOp> {
         self.typing = None;
-        let applied = self.version.get(op.id.replica);
-        debug_assert!(op.id.seq <= applied && op.range().end() > applied);
-        op.trim_front(applied - op.id.seq);
-        let replica = self
-            .replicas
-            .intern(op.id.replica, list::MAX_LOCAL_REPLICAS)
-            .ok_or(InvalidOp::TooManyReplicas(list::MAX_LOCAL_REPLICAS))?;
-        let id = Id::new(replica, op.id.seq);
+        let id = Id::new(self.intern(op.id.replica)?, op.id.seq);
         let units = op.units();
         let mut shown = Vec::new();
         let kind = match op.kind {
             TextOpKind::Insert { left, right, text } => {
                 let (left, right) = (self.local_id(left)?, self.local_id(right)?);
                 let at = self.integration_point(left, right, op.id.replica)?;
-                let content = self.push_content(&text);
+                let content = self.list.push_content(&text);
                 let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
                 let key = self.list.insert_before(at, run);
                 changes.push(TextChange { pos: self.list.visible_before(key), delete: 0, insert: text });
@@ -95,6 +53,9 @@ impl TextDoc {
             }
             TextOpKind::Undo { edits, undone } => {
                 let edits = self.local_ranges(&edits)?;
+                if let Some(&(id, _)) = edits.iter().find(|&&(id, len)| !self.are_edits(id, len)) {
+                    return Err(InvalidOp::NotAnEdit(self.op_id(id)));
+                }
                 let stamp = (op.lamport, op.id.replica);
                 for &(edit, len) in &edits {
                     for (piece, piece_len) in self.undo.set(edit, len, stamp, undone) {
@@ -107,11 +68,6 @@ impl TextDoc {
         };
         self.changes_from(shown, changes);
         self.log.push(Entry { id, lamport: op.lamport, units, kind });
-        self.version.set(op.id.replica, op.id.seq + units);
-        if replica == self.me {
-            self.next_seq = op.id.seq + units;
-        }
-        self.clock = self.clock.max(op.lamport + units);
         Ok(())
     }
 
