@@ -1,6 +1,8 @@
 //! [`TextCrdt`]: the state of one text document, without a causal context.
 
 mod remote;
+#[cfg(test)]
+mod tests;
 
 use super::list::{self, Id, ItemList, Key, Run, Visibility};
 use super::log::{self, Entry, EntryKind, OpLog};
