@@ -49,20 +49,31 @@ const KIND_UNDO: u32 = 2;
 /// later kind carries its units and a length-prefixed body ([`Opaque`]),
 /// so that an older receiver can keep it without understanding it.
 #[derive(Serialize, Deserialize)]
-struct Header {
+pub(crate) struct Header {
     replica: [u8; 16],
     seq: u64,
     /// `lamport - seq`: small, because a replica's stamp grows with its seq.
     lamport_delta: i64,
-    kind: u32,
+    pub kind: u32,
+}
+
+impl Header {
+    pub fn new(id: &OpId, lamport: u64, kind: u32) -> Self {
+        Self { replica: *id.replica.as_bytes(), seq: id.seq, lamport_delta: lamport.wrapping_sub(id.seq) as i64, kind }
+    }
+
+    /// The operation's id and Lamport stamp.
+    pub fn id(&self) -> (OpId, u64) {
+        (OpId::new(ReplicaId::from_bytes(self.replica), self.seq), self.seq.wrapping_add(self.lamport_delta as u64))
+    }
 }
 
 /// The body of a kind unknown to version 1.
 #[derive(Serialize, Deserialize)]
-struct Opaque<'a> {
-    units: u64,
+pub(crate) struct Opaque<'a> {
+    pub units: u64,
     #[serde(borrow)]
-    body: &'a [u8],
+    pub body: &'a [u8],
 }
 
 /// A reference to a character, relative to the operation that names it.
@@ -158,78 +169,85 @@ fn from_range_refs(op: &OpId, refs: Vec<RangeRef>) -> Result<Vec<IdRange>, Decod
 
 /// Encodes one operation for the wire.
 pub fn encode_op(op: &TextOp) -> Vec<u8> {
-    let id = &op.id;
-    let kind = match &op.kind {
+    let header = Header::new(&op.id, op.lamport, text_kind(&op.kind));
+    let out = postcard::to_allocvec(&header).and_then(|out| extend_text_body(&op.id, &op.kind, out));
+    out.expect("encoding into a Vec cannot fail")
+}
+
+/// The kind number of a text operation.
+pub(crate) fn text_kind(kind: &TextOpKind) -> u32 {
+    match kind {
         TextOpKind::Insert { .. } => KIND_INSERT,
         TextOpKind::Delete { .. } => KIND_DELETE,
         TextOpKind::Undo { .. } => KIND_UNDO,
         TextOpKind::Opaque { kind, .. } => *kind,
-    };
-    let header = Header {
-        replica: *id.replica.as_bytes(),
-        seq: id.seq,
-        lamport_delta: op.lamport.wrapping_sub(id.seq) as i64,
-        kind,
-    };
-    let out = postcard::to_allocvec(&header);
-    let out = match &op.kind {
+    }
+}
+
+/// Appends the body of text operation `id` to `out`.
+pub(crate) fn extend_text_body(id: &OpId, kind: &TextOpKind, out: Vec<u8>) -> postcard::Result<Vec<u8>> {
+    match kind {
         TextOpKind::Insert { left, right, text } => {
             let right = match (left, right) {
                 (Some(l), Some(r)) if r.replica == l.replica && r.seq == l.seq + 1 => Ref::AfterLeft,
                 _ => to_ref(id, *right),
             };
-            let body = InsertBody { left: to_ref(id, *left), right, text };
-            out.and_then(|out| postcard::to_extend(&body, out))
+            postcard::to_extend(&InsertBody { left: to_ref(id, *left), right, text }, out)
         }
-        TextOpKind::Delete { targets } => {
-            out.and_then(|out| postcard::to_extend(&DeleteBody { targets: to_range_refs(id, targets) }, out))
-        }
+        TextOpKind::Delete { targets } => postcard::to_extend(&DeleteBody { targets: to_range_refs(id, targets) }, out),
         TextOpKind::Undo { edits, undone } => {
-            let body = UndoBody { edits: to_range_refs(id, edits), undone: *undone };
-            out.and_then(|out| postcard::to_extend(&body, out))
+            postcard::to_extend(&UndoBody { edits: to_range_refs(id, edits), undone: *undone }, out)
         }
-        TextOpKind::Opaque { units, body, .. } => {
-            out.and_then(|out| postcard::to_extend(&Opaque { units: *units, body }, out))
-        }
-    };
-    out.expect("encoding into a Vec cannot fail")
+        TextOpKind::Opaque { units, body, .. } => postcard::to_extend(&Opaque { units: *units, body }, out),
+    }
 }
 
 /// Decodes one operation. An unknown kind decodes to
 /// [`TextOpKind::Opaque`]. (Semantic checks are [`TextOp::validate`]'s.)
 pub fn decode_op(bytes: &[u8]) -> Result<TextOp, DecodeError> {
     let (header, body): (Header, _) = postcard::take_from_bytes(bytes)?;
-    let id = OpId::new(ReplicaId::from_bytes(header.replica), header.seq);
-    let (kind, rest) = match header.kind {
+    let (id, lamport) = header.id();
+    let (kind, rest) = take_text_body(&id, header.kind, body)?;
+    no_trailing_bytes(rest)?;
+    Ok(TextOp { id, lamport, kind })
+}
+
+/// Decodes the body of text operation `id` of kind `kind` from the start
+/// of `body`; returns it and the bytes after it.
+pub(crate) fn take_text_body<'a>(id: &OpId, kind: u32, body: &'a [u8]) -> Result<(TextOpKind, &'a [u8]), DecodeError> {
+    Ok(match kind {
         KIND_INSERT => {
             let (body, rest): (InsertBody<'_>, _) = postcard::take_from_bytes(body)?;
-            let left = from_ref(&id, body.left)?;
+            let left = from_ref(id, body.left)?;
             let right = match (body.right, left) {
                 (Ref::AfterLeft, Some(l)) => Some(OpId::new(l.replica, l.seq.saturating_add(1))),
                 (Ref::AfterLeft, None) => {
                     return Err(DecodeError::Malformed("right origin after no left origin".into()))
                 }
-                (right, _) => from_ref(&id, right)?,
+                (right, _) => from_ref(id, right)?,
             };
             (TextOpKind::Insert { left, right, text: body.text.into() }, rest)
         }
         KIND_DELETE => {
             let (body, rest): (DeleteBody, _) = postcard::take_from_bytes(body)?;
-            (TextOpKind::Delete { targets: from_range_refs(&id, body.targets)?.into() }, rest)
+            (TextOpKind::Delete { targets: from_range_refs(id, body.targets)?.into() }, rest)
         }
         KIND_UNDO => {
             let (body, rest): (UndoBody, _) = postcard::take_from_bytes(body)?;
-            (TextOpKind::Undo { edits: from_range_refs(&id, body.edits)?, undone: body.undone }, rest)
+            (TextOpKind::Undo { edits: from_range_refs(id, body.edits)?, undone: body.undone }, rest)
         }
         kind => {
             let (opaque, rest): (Opaque<'_>, _) = postcard::take_from_bytes(body)?;
             (TextOpKind::Opaque { kind, units: opaque.units, body: opaque.body.to_vec() }, rest)
         }
-    };
-    if !rest.is_empty() {
-        return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
+    })
+}
+
+pub(crate) fn no_trailing_bytes(rest: &[u8]) -> Result<(), DecodeError> {
+    match rest.is_empty() {
+        true => Ok(()),
+        false => Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len()))),
     }
-    Ok(TextOp { id, lamport: header.seq.wrapping_add(header.lamport_delta as u64), kind })
 }
 
 // ----- a whole history --------------------------------------------------------

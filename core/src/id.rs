@@ -11,6 +11,10 @@ use std::fmt;
 pub struct ReplicaId(uuid::Uuid);
 
 impl ReplicaId {
+    /// The all-zero id: never a replica's (they are random); the base
+    /// snapshot's stamps use it, so that they sort before every replica's.
+    pub const NIL: ReplicaId = ReplicaId(uuid::Uuid::nil());
+
     /// A UUID v4 made from 16 random bytes (the version bits are set here).
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
         Self(uuid::Builder::from_random_bytes(bytes).into_uuid())
@@ -27,6 +31,17 @@ impl ReplicaId {
 
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
         Self(uuid::Uuid::from_bytes(bytes))
+    }
+
+    pub(crate) fn from_uuid(uuid: uuid::Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// Whether this names the characters of a base text (a UUID version 8,
+    /// see [`crate::tree::base_text_replica`]) rather than a replica: no
+    /// operation is ever authored by one.
+    pub fn is_base_text(&self) -> bool {
+        self.0.get_version_num() == 8
     }
 }
 

@@ -61,10 +61,12 @@ pub mod id;
 mod replicas;
 mod runs;
 pub mod text;
+pub mod tree;
 pub mod version;
 
 pub use causal::{BufferFull, Waiting};
 pub use encoding::DecodeError;
 pub use id::{IdRange, Lamport, LocalStamp, OpId, ReplicaId, Seq};
 pub use text::{Anchor, ApplyError, Bias, HistoryError, TextChange, TextCrdt, TextDoc, TextError, TextOp, TextOpKind};
+pub use tree::{TreeOp, WorkTree};
 pub use version::VersionVector;

@@ -7,6 +7,8 @@
 //! `cargo test --release -p memo-core --test text_convergence -- --ignored`.
 //! A failure names its seed: rerun it alone with `MEMO_SEED=<seed>`.
 
+mod common;
+
 use memo_core::{IdRange, ReplicaId, TextChange, TextDoc, TextOp};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -162,24 +164,13 @@ fn run(seed: u64, steps: usize) {
     assert_eq!(loaded.text(), text, "a replica loaded from an encoded history diverged");
 }
 
-fn run_seeds(seeds: std::ops::Range<u64>, steps: usize) {
-    if let Some(seed) = std::env::var("MEMO_SEED").ok().and_then(|s| s.parse().ok()) {
-        return run(seed, steps);
-    }
-    for seed in seeds {
-        if std::panic::catch_unwind(|| run(seed, steps)).is_err() {
-            panic!("convergence failed for seed {seed}: rerun it with MEMO_SEED={seed}");
-        }
-    }
-}
-
 #[test]
 fn random_histories_converge_quick() {
-    run_seeds(0..300, 300);
+    common::run_seeds(0..300, |seed| run(seed, 300));
 }
 
 #[test]
 #[ignore = "long run: 10,000 seeds"]
 fn random_histories_converge_long() {
-    run_seeds(0..10_000, 500);
+    common::run_seeds(0..10_000, |seed| run(seed, 500));
 }

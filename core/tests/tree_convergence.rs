@@ -1,0 +1,166 @@
+//! Seeded randomized convergence of whole working trees: five replicas
+//! create, rename, move, delete, edit and write at random over a random base
+//! tree, while a hostile network reorders (also within one sender),
+//! duplicates and partitions their operations. At quiescence every replica
+//! shows the same entries, names and contents, every path's directory
+//! shows (no cycle cut anything off), nothing waits, and a replica that
+//! rejoins from scratch by replaying every operation agrees.
+//!
+//! `cargo test` runs a quick set of seeds; the long run is
+//! `cargo test --release -p memo-core --test tree_convergence -- --ignored`.
+//! A failure names its seed: rerun it alone with `MEMO_SEED=<seed>`.
+
+mod common;
+
+use memo_core::tree::{Content, EntryKind, MemoryBase, Status, TreeOp, WorkTree};
+use memo_core::ReplicaId;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+
+const REPLICAS: usize = 5;
+/// Few names, so that creates and moves collide often.
+const NAMES: &[&str] = &["a", "b", "c.txt", "d.bin"];
+
+fn random_base(rng: &mut SmallRng) -> MemoryBase {
+    let mut base = MemoryBase::new();
+    for i in 0..rng.gen_range(0..12) {
+        let dir = ["", "src/", "src/deep/", "docs/"][rng.gen_range(0..4)];
+        base = match rng.gen_range(0..4) {
+            0 => base.file(&format!("{dir}bin{i}"), vec![0u8, i as u8]),
+            1 => base.symlink(&format!("{dir}link{i}"), "target"),
+            _ => base.file(&format!("{dir}file{i}.txt"), format!("base text {i}\n")),
+        };
+    }
+    base
+}
+
+fn random_text(rng: &mut SmallRng) -> String {
+    const ALPHABET: &[char] = &['a', 'b', ' ', '\n', 'é', '𝄞'];
+    (0..rng.gen_range(1..5)).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())]).collect()
+}
+
+/// One local action: returns the operations it made (none if the random
+/// choice was not a valid change, which must then change nothing).
+fn local_action(rng: &mut SmallRng, tree: &mut WorkTree) -> Vec<TreeOp> {
+    let entries = tree.entries();
+    let shown: Vec<_> = entries.iter().filter(|e| e.status != Status::Deleted).collect();
+    let dirs: Vec<String> = std::iter::once(String::new())
+        .chain(shown.iter().filter(|e| e.kind == EntryKind::Dir).map(|e| e.path.clone()))
+        .collect();
+    let dir = &dirs[rng.gen_range(0..dirs.len())];
+    let name = NAMES[rng.gen_range(0..NAMES.len())];
+    let new_path = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+    let any = shown.get(rng.gen_range(0..shown.len().max(1))).map(|e| e.path.clone());
+    let before = tree.version().clone();
+    let ops = match (rng.gen_range(0..100), any) {
+        (0..=14, _) => tree.create_dir(&new_path).map(|op| vec![op]),
+        (15..=29, _) => tree.create_text(&new_path, &random_text(rng)),
+        (30..=34, _) => tree.create_binary(&new_path, vec![rng.gen()], rng.gen()).map(|op| vec![op]),
+        (35..=49, Some(path)) => tree.rename(&path, &new_path).map(|op| vec![op]),
+        (50..=57, Some(path)) => tree.delete(&path).map(|op| vec![op]),
+        (58..=84, Some(path)) => match tree.read(&path) {
+            Ok(Content::Text(text)) => {
+                let len = text.chars().count();
+                let start = rng.gen_range(0..=len);
+                let end = (start + rng.gen_range(0..3)).min(len);
+                tree.edit_text(&path, start, end, &random_text(rng))
+            }
+            _ => tree.write(&path, vec![rng.gen()]).map(|op| vec![op]),
+        },
+        (85..=89, Some(path)) => tree.set_executable(&path, rng.gen()).map(|op| vec![op]),
+        (90..=94, Some(path)) => tree.undo_text(&path).map(|op| op.into_iter().collect()),
+        _ => Ok(vec![]),
+    };
+    match ops {
+        Ok(ops) => ops,
+        Err(_) => {
+            assert_eq!(tree.version(), &before, "a refused change emitted something");
+            vec![]
+        }
+    }
+}
+
+type Snapshot = Vec<(String, EntryKind, Status, bool, Option<Content>)>;
+
+fn snapshot(tree: &WorkTree) -> Snapshot {
+    tree.entries()
+        .into_iter()
+        .map(|e| {
+            let content = (e.status != Status::Deleted).then(|| tree.read(&e.path).expect("a shown entry reads"));
+            (e.path, e.kind, e.status, e.executable, content)
+        })
+        .collect()
+}
+
+/// Every shown path's directory shows too.
+fn assert_connected(tree: &WorkTree) {
+    let paths = tree.paths();
+    for path in &paths {
+        if let Some((dir, _)) = path.rsplit_once('/') {
+            assert!(paths.iter().any(|p| p == dir), "{path} shows but {dir} does not");
+        }
+    }
+}
+
+fn run(seed: u64, steps: usize) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let base = Arc::new(random_base(&mut rng));
+    let mut trees: Vec<WorkTree> =
+        (0..REPLICAS).map(|_| WorkTree::new(ReplicaId::from_random_bytes(rng.gen()), base.clone())).collect();
+    let mut in_flight: Vec<(usize, TreeOp)> = Vec::new();
+    let mut cut_off = [false; REPLICAS];
+    for _ in 0..steps {
+        match rng.gen_range(0..100) {
+            0..=39 => {
+                let r = rng.gen_range(0..REPLICAS);
+                for op in local_action(&mut rng, &mut trees[r]) {
+                    let op = TreeOp::decode(&op.encode()).expect("an encoded operation decodes");
+                    in_flight.extend((0..REPLICAS).filter(|&to| to != r).map(|to| (to, op.clone())));
+                }
+            }
+            40..=94 => {
+                let deliverable: Vec<usize> = (0..in_flight.len()).filter(|&i| !cut_off[in_flight[i].0]).collect();
+                if !deliverable.is_empty() {
+                    let (to, op) = in_flight.swap_remove(deliverable[rng.gen_range(0..deliverable.len())]);
+                    if rng.gen_bool(0.05) {
+                        in_flight.push((to, op.clone()));
+                    }
+                    trees[to].apply(op).expect("a valid operation");
+                }
+            }
+            _ => {
+                let r = rng.gen_range(0..REPLICAS);
+                cut_off[r] = !cut_off[r];
+            }
+        }
+    }
+    while !in_flight.is_empty() {
+        let (to, op) = in_flight.swap_remove(rng.gen_range(0..in_flight.len()));
+        trees[to].apply(op).expect("a valid operation");
+    }
+    let expected = snapshot(&trees[0]);
+    for (i, tree) in trees.iter().enumerate() {
+        assert!(tree.waiting().is_empty(), "replica {i} has operations waiting");
+        assert_eq!(tree.version(), trees[0].version(), "replica {i}");
+        assert_eq!(snapshot(tree), expected, "replica {i} diverged");
+        assert_connected(tree);
+    }
+    let mut ops = trees[rng.gen_range(0..REPLICAS)].ops_since(&Default::default());
+    let mut late = WorkTree::new(ReplicaId::from_random_bytes(rng.gen()), base.clone());
+    while !ops.is_empty() {
+        late.apply(ops.swap_remove(rng.gen_range(0..ops.len()))).expect("a valid operation");
+    }
+    assert_eq!(snapshot(&late), expected, "a replica rebuilt from the operations diverged");
+}
+
+#[test]
+fn random_working_trees_converge_quick() {
+    common::run_seeds(0..300, |seed| run(seed, 300));
+}
+
+#[test]
+#[ignore = "long run: 10,000 seeds"]
+fn random_working_trees_converge_long() {
+    common::run_seeds(0..10_000, |seed| run(seed, 400));
+}
