@@ -70,11 +70,10 @@ use crate::id::{IdRange, Lamport, OpId, ReplicaId, Seq};
 use crate::text::TextCrdt;
 use crate::version::VersionVector;
 use entry::{Bytes, Entry, Kind, Lww, Register, BASE_STAMP};
-use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use structure::{Place, Structure};
-use view::View;
+use view::{View, ViewRef};
 
 /// One replica of a working copy.
 ///
@@ -95,8 +94,8 @@ pub struct WorkTree {
     structure: Structure,
     entries: HashMap<EntryId, Entry>,
     base: Arc<dyn BaseSnapshot>,
-    /// The visible tree, computed when first asked for after a change.
-    view: OnceCell<View>,
+    /// The visible tree, computed as far as asked for since the changes.
+    view: View,
 }
 
 /// An entry of the operation log.
@@ -124,7 +123,7 @@ impl WorkTree {
             structure: Structure::default(),
             entries: HashMap::new(),
             base,
-            view: OnceCell::new(),
+            view: View::default(),
         };
         tree.load_base();
         tree
@@ -148,6 +147,8 @@ impl WorkTree {
             self.entries.insert(id, Entry::new(kind, path));
             self.structure.place_base(id, Place { parent, name: name.into(), stamp: BASE_STAMP });
         }
+        // Nothing was shown before: nothing to forget.
+        self.structure.take_moved();
     }
 
     fn base_dir_path(&self, parent: EntryId, name: &str) -> String {
@@ -186,13 +187,23 @@ impl WorkTree {
         self.structure.moves()
     }
 
-    fn view(&self) -> &View {
-        self.view.get_or_init(|| View::compute(&self.structure, &self.entries))
+    fn view(&self) -> ViewRef<'_> {
+        ViewRef { view: &self.view, structure: &self.structure, entries: &self.entries }
     }
 
-    /// Forgets the cached view: the next query recomputes it.
-    fn invalidate(&mut self) {
-        self.view = OnceCell::new();
+    /// Whether the cached view equals one computed afresh (for tests of the
+    /// cache's invalidation).
+    #[doc(hidden)]
+    pub fn view_is_fresh(&self) -> bool {
+        let fresh = View::default();
+        ViewRef { view: &fresh, ..self.view() }.iter() == self.view().iter()
+    }
+
+    /// Makes the view forget what the moves since the last call changed.
+    fn forget_moves(&mut self) {
+        for (entry, old_parent) in self.structure.take_moved() {
+            self.view.forget_move(&self.structure, entry, old_parent);
+        }
     }
 
     /// The text CRDT of a text file, reading a base file first if needed.
@@ -223,16 +234,11 @@ impl WorkTree {
         Ok(())
     }
 
-    /// Records that `op` (applied) changed `entry`; a change to an entry
-    /// that does not show may make it show again.
+    /// Records that `op` (applied) changed `entry`.
     fn touch(&mut self, entry: EntryId, id: OpId, units: u64, modified: bool) {
-        let shows = self.view.get().is_some_and(|view| view.path(entry).is_some());
         if let Some(e) = self.entries.get_mut(&entry) {
             e.touch(id, units);
             e.modified |= modified;
-        }
-        if !shows {
-            self.invalidate();
         }
     }
 

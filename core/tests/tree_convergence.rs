@@ -114,7 +114,9 @@ fn run(seed: u64, steps: usize) {
         match rng.gen_range(0..100) {
             0..=39 => {
                 let r = rng.gen_range(0..REPLICAS);
-                for op in local_action(&mut rng, &mut trees[r]) {
+                let ops = local_action(&mut rng, &mut trees[r]);
+                assert!(trees[r].view_is_fresh(), "replica {r}'s view went stale after a local change");
+                for op in ops {
                     let op = TreeOp::decode(&op.encode()).expect("an encoded operation decodes");
                     in_flight.extend((0..REPLICAS).filter(|&to| to != r).map(|to| (to, op.clone())));
                 }
@@ -127,6 +129,7 @@ fn run(seed: u64, steps: usize) {
                         in_flight.push((to, op.clone()));
                     }
                     trees[to].apply(op).expect("a valid operation");
+                    assert!(trees[to].view_is_fresh(), "replica {to}'s view went stale after applying");
                 }
             }
             _ => {

@@ -193,6 +193,7 @@ impl WorkTree {
             let op = TreeOp { id: text.id, lamport: text.lamport, kind: TreeOpKind::Edit { file, edit: text.kind } };
             let units = op.units();
             self.touch(file, op.id, units, true);
+            self.view.forget_change(&self.structure, file, false);
             self.advance(op.id, op.lamport, units);
             self.log_op(&op);
             ops.push(op);

@@ -61,18 +61,26 @@ pub enum Content {
 impl WorkTree {
     /// Every shown path (directories included, the top one not), sorted.
     pub fn paths(&self) -> Vec<String> {
-        self.view().iter().map(|(path, _)| path.to_string()).collect()
+        self.view().iter().into_iter().map(|(path, _)| path).collect()
     }
 
     /// Every shown entry with its status, then the base entries no longer
     /// shown, with status [`Status::Deleted`].
     pub fn entries(&self) -> Vec<EntryInfo> {
         let view = self.view();
-        let mut infos: Vec<EntryInfo> = view.iter().map(|(path, shown)| self.info(path, shown)).collect();
+        let shown = view.iter();
+        let shown_ids: std::collections::HashSet<EntryId> = shown
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Shown::Entry(id) => Some(*id),
+                Shown::ConflictCopy(..) => None,
+            })
+            .collect();
+        let mut infos: Vec<EntryInfo> = shown.iter().map(|(path, s)| self.info(path, *s)).collect();
         let mut deleted: Vec<EntryInfo> = self
             .entries
             .iter()
-            .filter(|(id, e)| e.base_path.is_some() && view.path(**id).is_none())
+            .filter(|(id, e)| e.base_path.is_some() && **id != EntryId::Root && !shown_ids.contains(id))
             .map(|(id, e)| EntryInfo {
                 path: e.base_path.clone().expect("filtered"),
                 id: *id,
@@ -118,7 +126,7 @@ impl WorkTree {
 
     /// Where `entry` is shown now.
     pub fn path_of(&self, entry: EntryId) -> Option<String> {
-        self.view().path(entry).map(str::to_string)
+        self.view().path(entry)
     }
 
     /// The content shown at `path` (a base file is read from the base).

@@ -101,29 +101,30 @@ impl WorkTree {
                 }
                 self.structure.apply(id, Place { parent: *parent, name: name.as_str().into(), stamp });
                 self.touch(id, op.id, units, false);
-                self.invalidate();
+                self.forget_moves();
             }
             TreeOpKind::Move { entry, parent, name } => {
                 self.check_parent(*parent)?;
                 self.known_or_dir(*entry)?;
                 self.structure.apply(*entry, Place { parent: *parent, name: name.as_str().into(), stamp });
                 self.touch(*entry, op.id, units, false);
-                self.invalidate();
+                self.forget_moves();
             }
             TreeOpKind::Delete { entry, seen } => {
                 self.known_or_dir(*entry)?;
                 self.entries.get_mut(entry).expect("known").add_delete(seen.clone());
-                self.invalidate();
+                self.view.forget_delete(&self.structure, *entry);
             }
             TreeOpKind::Edit { file, edit } => {
                 let text = op.text_op(edit.clone());
                 self.text_crdt(*file)?.integrate(text, &mut Vec::new())?;
                 self.touch(*file, op.id, units, true);
+                self.view.forget_change(&self.structure, *file, false);
             }
             TreeOpKind::SetContent { entry, content, replaces } => {
                 self.set_register(*entry, ValueId::Op(op.id), stamp, content, replaces)?;
                 self.touch(*entry, op.id, units, true);
-                self.invalidate();
+                self.view.forget_change(&self.structure, *entry, true);
             }
             TreeOpKind::SetExecutable { file, executable } => {
                 match self.entries.get_mut(file).map(|e| &mut e.kind) {
@@ -133,6 +134,7 @@ impl WorkTree {
                     _ => return Err(InvalidTreeOp::NotAContent(*file)),
                 }
                 self.touch(*file, op.id, units, true);
+                self.view.forget_change(&self.structure, *file, false);
             }
             TreeOpKind::Opaque { .. } => {}
         }

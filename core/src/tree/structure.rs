@@ -44,6 +44,9 @@ pub(crate) struct Structure {
     children: HashMap<EntryId, BTreeSet<EntryId>>,
     /// Every move, in stamp order.
     log: Vec<Move>,
+    /// Entries whose place changed since the last `take_moved`, with the
+    /// parent each left (for the view to forget what it showed there).
+    moved: Vec<(EntryId, Option<EntryId>)>,
 }
 
 impl Structure {
@@ -95,8 +98,16 @@ impl Structure {
         }
     }
 
+    /// The entries whose place changed since the last call, with the
+    /// parent each left.
+    pub fn take_moved(&mut self) -> Vec<(EntryId, Option<EntryId>)> {
+        std::mem::take(&mut self.moved)
+    }
+
     fn set(&mut self, entry: EntryId, place: Option<Place>) {
-        if let Some(old) = self.places.remove(&entry) {
+        let old = self.places.remove(&entry);
+        self.moved.push((entry, old.as_ref().map(|old| old.parent)));
+        if let Some(old) = old {
             if let Some(siblings) = self.children.get_mut(&old.parent) {
                 siblings.remove(&entry);
             }

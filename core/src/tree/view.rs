@@ -10,7 +10,7 @@
 //!   or move concurrent with a delete keeps the entry, and a file created
 //!   in a directory while a peer deletes it keeps the file. An entry shows
 //!   when it is not removed or something inside it shows (a deleted
-//!   directory stays to hold a surviving file), and its directory shows.
+//!   directory stays to hold a surviving file).
 //! - **Names**: when several shown entries of one directory have the same
 //!   name, the one put there by the smallest stamp (Lamport, replica)
 //!   keeps it and each other one is shown as `stem~rrrrrrrr.ext`, where
@@ -18,12 +18,20 @@
 //!   `-3`, ... is added if that name is taken too). A binary file whose
 //!   content has concurrent values shows the winner under its name and
 //!   each other value as such a conflict copy beside it.
+//!
+//! The view is computed lazily, one directory at a time, walking down from
+//! the top (which is how the deletes of the directories above are known),
+//! and each directory's names are kept until a change touches them: an
+//! edit costs nothing, a move or create only the directories it involves.
 
 use super::entry::{Entry, Kind};
 use super::ids::EntryId;
 use super::op::ValueId;
 use super::structure::{Stamp, Structure};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use crate::version::VersionVector;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// What a visible path shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,123 +41,240 @@ pub(crate) enum Shown {
     ConflictCopy(EntryId, ValueId),
 }
 
+/// The names shown in one directory.
+#[derive(Debug, Default)]
+struct Names {
+    by_name: BTreeMap<String, Shown>,
+    of_entry: HashMap<EntryId, String>,
+}
+
+/// The cache of the visible tree (see the module documentation).
 #[derive(Debug, Default)]
 pub(crate) struct View {
-    by_path: BTreeMap<String, Shown>,
-    paths: HashMap<EntryId, String>,
+    dirs: RefCell<HashMap<EntryId, Arc<Names>>>,
+    shows: RefCell<HashMap<EntryId, bool>>,
+    /// Whether any delete was ever applied: until then, everything placed
+    /// shows and a move changes nothing below the moved entry.
+    any_deletes: bool,
+}
+
+/// The view with the state it is computed from.
+#[derive(Clone, Copy)]
+pub(crate) struct ViewRef<'a> {
+    pub view: &'a View,
+    pub structure: &'a Structure,
+    pub entries: &'a HashMap<EntryId, Entry>,
+}
+
+/// The deletes of the directories above a point of the walk.
+type Scope<'a> = Vec<&'a VersionVector>;
+
+impl<'a> ViewRef<'a> {
+    /// What `path` shows (`""`, the top directory, shows nothing).
+    pub fn get(&self, path: &str) -> Option<Shown> {
+        let mut scope = self.deletes_of(EntryId::Root);
+        let mut dir = EntryId::Root;
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            let shown = *self.names(dir, &scope).by_name.get(part)?;
+            match (shown, parts.peek()) {
+                (_, None) => return Some(shown),
+                (Shown::Entry(entry), Some(_)) => {
+                    scope.extend(self.deletes_of(entry));
+                    dir = entry;
+                }
+                (Shown::ConflictCopy(..), Some(_)) => return None,
+            }
+        }
+        None
+    }
+
+    /// Where `entry` shows.
+    pub fn path(&self, entry: EntryId) -> Option<String> {
+        if entry == EntryId::Root {
+            return Some(String::new());
+        }
+        let mut chain = vec![entry];
+        while let Some(place) = self.structure.place(*chain.last().expect("not empty")) {
+            chain.push(place.parent);
+        }
+        if chain.pop() != Some(EntryId::Root) {
+            return None;
+        }
+        let mut scope = self.deletes_of(EntryId::Root);
+        let (mut dir, mut path) = (EntryId::Root, String::new());
+        for &entry in chain.iter().rev() {
+            let names = self.names(dir, &scope);
+            let name = names.of_entry.get(&entry)?;
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(name);
+            scope.extend(self.deletes_of(entry));
+            dir = entry;
+        }
+        Some(path)
+    }
+
+    /// Every visible path (the top directory excluded), in path order.
+    pub fn iter(&self) -> Vec<(String, Shown)> {
+        let mut shown = Vec::new();
+        let mut dirs = vec![(EntryId::Root, String::new(), self.deletes_of(EntryId::Root))];
+        while let Some((dir, path, scope)) = dirs.pop() {
+            for (name, what) in &self.names(dir, &scope).by_name {
+                let child_path = if path.is_empty() { name.clone() } else { format!("{path}/{name}") };
+                if let Shown::Entry(child) = what {
+                    if self.is_dir(*child) {
+                        let mut child_scope = scope.clone();
+                        child_scope.extend(self.deletes_of(*child));
+                        dirs.push((*child, child_path.clone(), child_scope));
+                    }
+                }
+                shown.push((child_path, *what));
+            }
+        }
+        shown.sort_by(|a, b| a.0.cmp(&b.0));
+        shown
+    }
+
+    fn deletes_of(&self, entry: EntryId) -> Scope<'a> {
+        self.entries.get(&entry).map(|e| e.deletes.iter().collect()).unwrap_or_default()
+    }
+
+    fn is_dir(&self, entry: EntryId) -> bool {
+        matches!(self.entries.get(&entry).map(|e| &e.kind), Some(Kind::Dir))
+    }
+
+    /// The names of `dir`'s children; `scope` holds the deletes of `dir`
+    /// and the directories above it.
+    fn names(&self, dir: EntryId, scope: &Scope<'a>) -> Arc<Names> {
+        if let Some(names) = self.view.dirs.borrow().get(&dir) {
+            return names.clone();
+        }
+        let names = Arc::new(self.compute_names(dir, scope));
+        self.view.dirs.borrow_mut().insert(dir, names.clone());
+        names
+    }
+
+    fn compute_names(&self, dir: EntryId, scope: &Scope<'a>) -> Names {
+        let mut by_name: BTreeMap<&str, Vec<(Stamp, EntryId)>> = BTreeMap::new();
+        for child in self.structure.children(dir).filter(|c| self.shows(*c, scope)) {
+            let place = self.structure.place(child).expect("a child has a place");
+            by_name.entry(place.name.as_str()).or_default().push((place.stamp, child));
+        }
+        let mut taken: BTreeSet<String> = by_name.keys().map(|name| name.to_string()).collect();
+        let mut named = Vec::new();
+        let mut losers = Vec::new();
+        for (name, mut group) in by_name {
+            group.sort();
+            named.push((name.to_string(), Shown::Entry(group[0].1)));
+            losers.extend(group[1..].iter().map(|&(stamp, id)| (name.to_string(), stamp, Shown::Entry(id))));
+        }
+        losers.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for (name, stamp, shown) in losers {
+            named.push((conflict_name(&name, stamp, &mut taken), shown));
+        }
+        let mut copies = Vec::new();
+        for (name, shown) in &named {
+            let Shown::Entry(id) = shown else { continue };
+            if let Some(Kind::Binary { content, .. }) = self.entries.get(id).map(|e| &e.kind) {
+                copies.extend(content.losers().map(|(value, stamp, _)| (name.clone(), stamp, *id, value)));
+            }
+        }
+        copies.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for (name, stamp, id, value) in copies {
+            named.push((conflict_name(&name, stamp, &mut taken), Shown::ConflictCopy(id, value)));
+        }
+        let mut names = Names::default();
+        for (name, shown) in named {
+            if let Shown::Entry(id) = shown {
+                names.of_entry.insert(id, name.clone());
+            }
+            names.by_name.insert(name, shown);
+        }
+        names
+    }
+
+    /// Whether `entry`, a child of a directory with deletes `scope`, shows:
+    /// it is not removed, or something inside it shows. (Iterative: a peer
+    /// can build a tree deeper than the stack.)
+    fn shows(&self, entry: EntryId, scope: &Scope<'a>) -> bool {
+        if let Some(&shows) = self.view.shows.borrow().get(&entry) {
+            return shows;
+        }
+        let mut walk = vec![(entry, scope.clone())];
+        let mut shows = false;
+        while let Some((at, mut scope)) = walk.pop() {
+            let Some(e) = self.entries.get(&at) else { continue };
+            scope.extend(e.deletes.iter());
+            if !e.removed_by(scope.iter().copied()) {
+                shows = true;
+                break;
+            }
+            walk.extend(self.structure.children(at).map(|child| (child, scope.clone())));
+        }
+        self.view.shows.borrow_mut().insert(entry, shows);
+        shows
+    }
 }
 
 impl View {
-    pub fn compute(structure: &Structure, entries: &HashMap<EntryId, Entry>) -> View {
-        let visible = visible_entries(structure, entries);
-        let mut view = View::default();
-        view.paths.insert(EntryId::Root, String::new());
-        let mut dirs = vec![EntryId::Root];
-        while let Some(dir) = dirs.pop() {
-            let prefix = match view.paths[&dir].as_str() {
-                "" => String::new(),
-                path => format!("{path}/"),
-            };
-            for (name, shown) in name_children(dir, structure, entries, &visible) {
-                let path = format!("{prefix}{name}");
-                if let Shown::Entry(id) = shown {
-                    view.paths.insert(id, path.clone());
-                    if matches!(entries.get(&id).map(|e| &e.kind), Some(Kind::Dir)) {
-                        dirs.push(id);
-                    }
-                }
-                view.by_path.insert(path, shown);
+    /// Forgets what a change of `entry`'s place, removal or content can
+    /// have changed: whether it shows, and the names of every directory
+    /// above it (whose showing may depend on it).
+    pub fn forget_up(&mut self, structure: &Structure, entry: EntryId) {
+        let (dirs, shows) = (self.dirs.get_mut(), self.shows.get_mut());
+        let mut at = Some(entry);
+        while let Some(x) = at {
+            shows.remove(&x);
+            let parent = structure.place(x).map(|p| p.parent);
+            if let Some(parent) = parent {
+                dirs.remove(&parent);
             }
-        }
-        view
-    }
-
-    pub fn get(&self, path: &str) -> Option<Shown> {
-        self.by_path.get(path).copied()
-    }
-
-    pub fn path(&self, entry: EntryId) -> Option<&str> {
-        self.paths.get(&entry).map(String::as_str)
-    }
-
-    /// Every visible path (the root excluded), in path order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Shown)> + '_ {
-        self.by_path.iter().map(|(path, shown)| (path.as_str(), *shown))
-    }
-}
-
-/// The entries that show (the root included), found in one walk down the
-/// tree carrying the deletes of the directories above, then up again:
-/// a shown entry makes its directory shown. (Iterative: a peer can build
-/// a tree deeper than the stack.)
-fn visible_entries(structure: &Structure, entries: &HashMap<EntryId, Entry>) -> HashSet<EntryId> {
-    enum Step {
-        Enter(EntryId),
-        Leave(EntryId, usize),
-    }
-    let mut visible = HashSet::new();
-    let mut scope = Vec::new();
-    let mut steps = vec![Step::Enter(EntryId::Root)];
-    while let Some(step) = steps.pop() {
-        match step {
-            Step::Enter(id) => {
-                let before = scope.len();
-                if let Some(entry) = entries.get(&id) {
-                    scope.extend(entry.deletes.iter());
-                    if id == EntryId::Root || !entry.removed_by(scope.iter().copied()) {
-                        visible.insert(id);
-                    }
-                }
-                steps.push(Step::Leave(id, before));
-                steps.extend(structure.children(id).map(Step::Enter));
-            }
-            Step::Leave(id, before) => {
-                scope.truncate(before);
-                if let (true, Some(place)) = (visible.contains(&id), structure.place(id)) {
-                    visible.insert(place.parent);
-                }
-            }
+            at = parent;
         }
     }
-    visible
-}
 
-/// The names of a directory's shown children and conflict copies.
-fn name_children(
-    dir: EntryId,
-    structure: &Structure,
-    entries: &HashMap<EntryId, Entry>,
-    visible: &HashSet<EntryId>,
-) -> Vec<(String, Shown)> {
-    let mut by_name: BTreeMap<&str, Vec<(Stamp, EntryId)>> = BTreeMap::new();
-    for child in structure.children(dir).filter(|c| visible.contains(c)) {
-        let place = structure.place(child).expect("a child has a place");
-        by_name.entry(place.name.as_str()).or_default().push((place.stamp, child));
+    /// Forgets everything at and below `entry` (deletes above it changed),
+    /// and above it.
+    pub fn forget_subtree(&mut self, structure: &Structure, entry: EntryId) {
+        let (dirs, shows) = (self.dirs.get_mut(), self.shows.get_mut());
+        let mut walk = vec![entry];
+        while let Some(x) = walk.pop() {
+            shows.remove(&x);
+            dirs.remove(&x);
+            walk.extend(structure.children(x));
+        }
+        self.forget_up(structure, entry);
     }
-    let mut taken: BTreeSet<String> = by_name.keys().map(|name| name.to_string()).collect();
-    let mut named = Vec::new();
-    let mut losers = Vec::new();
-    for (name, mut group) in by_name {
-        group.sort();
-        named.push((name.to_string(), Shown::Entry(group[0].1)));
-        losers.extend(group[1..].iter().map(|&(stamp, id)| (name.to_string(), stamp, Shown::Entry(id))));
-    }
-    losers.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    for (name, stamp, shown) in losers {
-        named.push((conflict_name(&name, stamp, &mut taken), shown));
-    }
-    let mut copies = Vec::new();
-    for (name, shown) in &named {
-        let Shown::Entry(id) = shown else { continue };
-        if let Some(Kind::Binary { content, .. }) = entries.get(id).map(|e| &e.kind) {
-            copies.extend(content.losers().map(|(value, stamp, _)| (name.clone(), stamp, *id, value)));
+
+    /// Forgets what moving `entry` out of `old_parent` can have changed.
+    pub fn forget_move(&mut self, structure: &Structure, entry: EntryId, old_parent: Option<EntryId>) {
+        if let Some(old) = old_parent {
+            self.dirs.get_mut().remove(&old);
+            self.forget_up(structure, old);
+        }
+        match self.any_deletes {
+            true => self.forget_subtree(structure, entry),
+            false => self.forget_up(structure, entry),
         }
     }
-    copies.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    for (name, stamp, id, value) in copies {
-        named.push((conflict_name(&name, stamp, &mut taken), Shown::ConflictCopy(id, value)));
+
+    /// Forgets what a delete of `entry` can have changed.
+    pub fn forget_delete(&mut self, structure: &Structure, entry: EntryId) {
+        self.any_deletes = true;
+        self.forget_subtree(structure, entry);
     }
-    named
+
+    /// Forgets what a change of `entry`'s content or bit can have changed:
+    /// nothing when it shows as a file that is not removed, since more
+    /// changes only keep it so (and no conflict copy came or went).
+    pub fn forget_change(&mut self, structure: &Structure, entry: EntryId, copies_changed: bool) {
+        let shows = self.shows.get_mut().get(&entry).copied();
+        if copies_changed || shows != Some(true) {
+            self.forget_up(structure, entry);
+        }
+    }
 }
 
 /// `name` marked as put there by the replica of `stamp`, unique in `taken`.
