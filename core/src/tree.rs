@@ -70,7 +70,7 @@ use crate::id::{IdRange, Lamport, OpId, ReplicaId, Seq};
 use crate::text::TextCrdt;
 use crate::version::VersionVector;
 use entry::{Bytes, Entry, Kind, Lww, Register, BASE_STAMP};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 use structure::{Place, Structure};
 use view::{View, ViewRef};
@@ -121,7 +121,7 @@ impl WorkTree {
             pending: CausalBuffer::new(CausalBuffer::<TreeOp>::DEFAULT_LIMIT),
             log: Vec::new(),
             structure: Structure::default(),
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             base,
             view: View::default(),
         };
@@ -195,7 +195,7 @@ impl WorkTree {
     /// cache's invalidation).
     #[doc(hidden)]
     pub fn view_is_fresh(&self) -> bool {
-        let fresh = View::default();
+        let fresh = self.view.emptied();
         ViewRef { view: &fresh, ..self.view() }.iter() == self.view().iter()
     }
 

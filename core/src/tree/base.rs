@@ -135,7 +135,7 @@ pub(crate) fn placed_entries(entries: &[BaseEntry]) -> Vec<(EntryId, EntryId, St
     // Parents sort before their children ("a" < "a/b"), so a parent's id
     // is known when its children's are derived.
     let mut placed = Vec::with_capacity(ids.len());
-    let mut known: std::collections::HashMap<&str, EntryId> = Default::default();
+    let mut known: foldhash::HashMap<&str, EntryId> = Default::default();
     for (path, (_, entry)) in ids {
         let (dir, name) = split_path(path);
         let parent = if dir.is_empty() { EntryId::Root } else { known[dir] };

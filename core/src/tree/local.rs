@@ -84,12 +84,37 @@ impl WorkTree {
     /// exist and which must be free).
     pub fn rename(&mut self, from: &str, to: &str) -> Result<TreeOp, TreeError> {
         let entry = self.entry_at_path(from)?;
+        let (dir, name) = split_path(to);
+        let parent = self.entry_at_path(dir)?;
+        self.move_entry(entry, parent, name).map_err(|e| match e {
+            TreeError::IntoItself { .. } => TreeError::IntoItself { from: from.into(), to: to.into() },
+            TreeError::Exists(_) => TreeError::Exists(to.into()),
+            TreeError::NotADirectory(_) => TreeError::NotADirectory(dir.into()),
+            other => other,
+        })
+    }
+
+    /// Moves `entry` into directory `parent` under `name`: [`rename`] by
+    /// identity, for callers that keep entry ids (errors name the ids).
+    ///
+    /// [`rename`]: WorkTree::rename
+    pub fn move_entry(&mut self, entry: EntryId, parent: EntryId, name: &str) -> Result<TreeOp, TreeError> {
+        check_name(name)?;
+        let view = self.view();
         if entry == EntryId::Root {
             return Err(TreeError::Root);
         }
-        let (parent, name) = self.free_path(to)?;
+        if !view.shows_entry(entry) {
+            return Err(TreeError::NotFound(format!("{entry:?}")));
+        }
+        if !view.shows_entry(parent) || !matches!(self.entries[&parent].kind, Kind::Dir) {
+            return Err(TreeError::NotADirectory(format!("{parent:?}")));
+        }
+        if view.child(parent, name).is_some() {
+            return Err(TreeError::Exists(format!("{parent:?}/{name}")));
+        }
         if self.structure.is_inside(parent, entry) {
-            return Err(TreeError::IntoItself { from: from.into(), to: to.into() });
+            return Err(TreeError::IntoItself { from: format!("{entry:?}"), to: format!("{parent:?}/{name}") });
         }
         Ok(self.emit(TreeOpKind::Move { entry, parent, name: name.into() }))
     }

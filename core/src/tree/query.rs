@@ -10,7 +10,8 @@ use super::{is_text, Logged, WorkTree};
 use crate::id::ReplicaId;
 use crate::text::TextOp;
 use crate::version::VersionVector;
-use std::collections::{HashMap, VecDeque};
+use foldhash::{HashMap, HashSet};
+use std::collections::VecDeque;
 
 /// What kind of entry a path shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +70,7 @@ impl WorkTree {
     pub fn entries(&self) -> Vec<EntryInfo> {
         let view = self.view();
         let shown = view.iter();
-        let shown_ids: std::collections::HashSet<EntryId> = shown
+        let shown_ids: HashSet<EntryId> = shown
             .iter()
             .filter_map(|(_, s)| match s {
                 Shown::Entry(id) => Some(*id),
@@ -175,7 +176,7 @@ impl WorkTree {
     pub fn ops_since(&self, version: &VersionVector) -> Vec<TreeOp> {
         // Each text file's edits, in the order its CRDT applied them, which
         // is the order of the log restricted to that file.
-        let mut edits: HashMap<EntryId, VecDeque<TextOp>> = HashMap::new();
+        let mut edits: HashMap<EntryId, VecDeque<TextOp>> = HashMap::default();
         let mut ops = Vec::new();
         for logged in &self.log {
             match logged {

@@ -15,7 +15,8 @@
 use super::ids::EntryId;
 use crate::id::{Lamport, ReplicaId};
 use compact_str::CompactString;
-use std::collections::{BTreeSet, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeSet;
 
 /// The order of moves: (Lamport, replica), unique per operation.
 pub(crate) type Stamp = (Lamport, ReplicaId);

@@ -29,8 +29,9 @@ use super::ids::EntryId;
 use super::op::ValueId;
 use super::structure::{Stamp, Structure};
 use crate::version::VersionVector;
+use foldhash::HashMap;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// What a visible path shows.
@@ -137,6 +138,41 @@ impl<'a> ViewRef<'a> {
         shown
     }
 
+    /// Whether `entry` shows (it and every directory above it).
+    pub fn shows_entry(&self, entry: EntryId) -> bool {
+        let mut chain = vec![entry];
+        while let Some(place) = self.structure.place(*chain.last().expect("not empty")) {
+            chain.push(place.parent);
+        }
+        if chain.pop() != Some(EntryId::Root) {
+            return entry == EntryId::Root;
+        }
+        let mut scope = self.deletes_of(EntryId::Root);
+        chain.iter().rev().all(|&at| {
+            let shows = self.shows(at, &scope);
+            scope.extend(self.deletes_of(at));
+            shows
+        })
+    }
+
+    /// What directory `dir` (which shows) shows under `name`.
+    pub fn child(&self, dir: EntryId, name: &str) -> Option<Shown> {
+        let cached = self.view.dirs.borrow().get(&dir).cloned();
+        let names = cached.unwrap_or_else(|| self.names(dir, &self.scope_of(dir)));
+        names.by_name.get(name).copied()
+    }
+
+    /// The deletes of `dir` and the directories above it.
+    fn scope_of(&self, dir: EntryId) -> Scope<'a> {
+        let mut scope = self.deletes_of(dir);
+        let mut at = dir;
+        while let Some(place) = self.structure.place(at) {
+            scope.extend(self.deletes_of(place.parent));
+            at = place.parent;
+        }
+        scope
+    }
+
     fn deletes_of(&self, entry: EntryId) -> Scope<'a> {
         self.entries.get(&entry).map(|e| e.deletes.iter().collect()).unwrap_or_default()
     }
@@ -199,6 +235,9 @@ impl<'a> ViewRef<'a> {
     /// it is not removed, or something inside it shows. (Iterative: a peer
     /// can build a tree deeper than the stack.)
     fn shows(&self, entry: EntryId, scope: &Scope<'a>) -> bool {
+        if !self.view.any_deletes {
+            return true;
+        }
         if let Some(&shows) = self.view.shows.borrow().get(&entry) {
             return shows;
         }
@@ -219,6 +258,11 @@ impl<'a> ViewRef<'a> {
 }
 
 impl View {
+    /// A view of the same state with nothing computed yet.
+    pub fn emptied(&self) -> View {
+        View { any_deletes: self.any_deletes, ..View::default() }
+    }
+
     /// Forgets what a change of `entry`'s place, removal or content can
     /// have changed: whether it shows, and the names of every directory
     /// above it (whose showing may depend on it).
@@ -249,15 +293,24 @@ impl View {
     }
 
     /// Forgets what moving `entry` out of `old_parent` can have changed.
+    /// Until a delete is applied everything shows, so that is only the
+    /// names of the two directories.
     pub fn forget_move(&mut self, structure: &Structure, entry: EntryId, old_parent: Option<EntryId>) {
+        if !self.any_deletes {
+            let dirs = self.dirs.get_mut();
+            if let Some(old) = old_parent {
+                dirs.remove(&old);
+            }
+            if let Some(place) = structure.place(entry) {
+                dirs.remove(&place.parent);
+            }
+            return;
+        }
         if let Some(old) = old_parent {
             self.dirs.get_mut().remove(&old);
             self.forget_up(structure, old);
         }
-        match self.any_deletes {
-            true => self.forget_subtree(structure, entry),
-            false => self.forget_up(structure, entry),
-        }
+        self.forget_subtree(structure, entry);
     }
 
     /// Forgets what a delete of `entry` can have changed.
