@@ -32,17 +32,25 @@ pub(crate) struct Place {
 /// An applied move, with what it replaced, so that it can be undone.
 #[derive(Clone, Debug)]
 struct Move {
-    entry: EntryId,
+    entry: Index,
     to: Place,
     /// The entry's place before; `None` before its first move. Equal to
     /// the place after when the move was skipped.
     from: Option<Place>,
 }
 
+/// An entry's dense index in the structure: walks up the tree follow
+/// indices, not hashes.
+type Index = u32;
+
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Structure {
-    places: HashMap<EntryId, Place>,
-    children: HashMap<EntryId, BTreeSet<EntryId>>,
+    index: HashMap<EntryId, Index>,
+    ids: Vec<EntryId>,
+    places: Vec<Option<Place>>,
+    /// The index of each entry's parent, mirroring `places`.
+    parents: Vec<Option<Index>>,
+    children: Vec<BTreeSet<EntryId>>,
     /// Every move, in stamp order.
     log: Vec<Move>,
     /// Entries whose place changed since the last `take_moved`, with the
@@ -52,20 +60,33 @@ pub(crate) struct Structure {
 
 impl Structure {
     pub fn place(&self, entry: EntryId) -> Option<&Place> {
-        self.places.get(&entry)
+        self.places[*self.index.get(&entry)? as usize].as_ref()
     }
 
     pub fn children(&self, dir: EntryId) -> impl Iterator<Item = EntryId> + '_ {
-        self.children.get(&dir).into_iter().flatten().copied()
+        let children = self.index.get(&dir).map(|&i| &self.children[i as usize]);
+        children.into_iter().flatten().copied()
+    }
+
+    /// The directories above `entry`, nearest first, as far as they are
+    /// placed (the last is the root when `entry` is in the tree).
+    pub fn ancestors(&self, entry: EntryId) -> impl Iterator<Item = EntryId> + '_ {
+        let mut at = self.index.get(&entry).copied();
+        std::iter::from_fn(move || {
+            at = self.parents[at? as usize];
+            at.map(|i| self.ids[i as usize])
+        })
     }
 
     /// Places an entry of the base snapshot (before any move).
     pub fn place_base(&mut self, entry: EntryId, place: Place) {
+        let entry = self.intern(entry);
         self.set(entry, Some(place));
     }
 
     /// Applies the move of `entry` to `to`, at its place in stamp order.
     pub fn apply(&mut self, entry: EntryId, to: Place) {
+        let entry = self.intern(entry);
         let at = self.log.partition_point(|m| m.to.stamp < to.stamp);
         let later = self.log.split_off(at);
         for m in later.iter().rev() {
@@ -77,9 +98,9 @@ impl Structure {
         }
     }
 
-    fn do_move(&mut self, entry: EntryId, to: Place) {
-        let from = self.places.get(&entry).cloned();
-        if !self.is_inside(to.parent, entry) {
+    fn do_move(&mut self, entry: Index, to: Place) {
+        let from = self.places[entry as usize].clone();
+        if !self.is_inside(to.parent, self.ids[entry as usize]) {
             self.set(entry, Some(to.clone()));
         }
         self.log.push(Move { entry, to, from });
@@ -87,16 +108,30 @@ impl Structure {
 
     /// Whether `dir` is `entry` or inside it.
     pub fn is_inside(&self, dir: EntryId, entry: EntryId) -> bool {
-        let mut at = dir;
-        loop {
-            if at == entry {
+        let (Some(&dir), Some(&entry)) = (self.index.get(&dir), self.index.get(&entry)) else {
+            return dir == entry;
+        };
+        let mut at = Some(dir);
+        while let Some(i) = at {
+            if i == entry {
                 return true;
             }
-            match self.places.get(&at) {
-                Some(place) => at = place.parent,
-                None => return false,
-            }
+            at = self.parents[i as usize];
         }
+        false
+    }
+
+    fn intern(&mut self, entry: EntryId) -> Index {
+        if let Some(&i) = self.index.get(&entry) {
+            return i;
+        }
+        let i = self.ids.len() as Index;
+        self.index.insert(entry, i);
+        self.ids.push(entry);
+        self.places.push(None);
+        self.parents.push(None);
+        self.children.push(BTreeSet::new());
+        i
     }
 
     /// The entries whose place changed since the last call, with the
@@ -105,17 +140,18 @@ impl Structure {
         std::mem::take(&mut self.moved)
     }
 
-    fn set(&mut self, entry: EntryId, place: Option<Place>) {
-        let old = self.places.remove(&entry);
-        self.moved.push((entry, old.as_ref().map(|old| old.parent)));
-        if let Some(old) = old {
-            if let Some(siblings) = self.children.get_mut(&old.parent) {
-                siblings.remove(&entry);
-            }
+    fn set(&mut self, entry: Index, place: Option<Place>) {
+        let id = self.ids[entry as usize];
+        let old = self.places[entry as usize].take();
+        self.moved.push((id, old.as_ref().map(|old| old.parent)));
+        if let Some(old) = self.parents[entry as usize].take() {
+            self.children[old as usize].remove(&id);
         }
         if let Some(place) = place {
-            self.children.entry(place.parent).or_default().insert(entry);
-            self.places.insert(entry, place);
+            let parent = self.intern(place.parent);
+            self.children[parent as usize].insert(id);
+            self.parents[entry as usize] = Some(parent);
+            self.places[entry as usize] = Some(place);
         }
     }
 

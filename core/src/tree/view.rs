@@ -95,13 +95,7 @@ impl<'a> ViewRef<'a> {
         if entry == EntryId::Root {
             return Some(String::new());
         }
-        let mut chain = vec![entry];
-        while let Some(place) = self.structure.place(*chain.last().expect("not empty")) {
-            chain.push(place.parent);
-        }
-        if chain.pop() != Some(EntryId::Root) {
-            return None;
-        }
+        let chain = self.chain(entry)?;
         let mut scope = self.deletes_of(EntryId::Root);
         let (mut dir, mut path) = (EntryId::Root, String::new());
         for &entry in chain.iter().rev() {
@@ -140,13 +134,10 @@ impl<'a> ViewRef<'a> {
 
     /// Whether `entry` shows (it and every directory above it).
     pub fn shows_entry(&self, entry: EntryId) -> bool {
-        let mut chain = vec![entry];
-        while let Some(place) = self.structure.place(*chain.last().expect("not empty")) {
-            chain.push(place.parent);
+        if entry == EntryId::Root {
+            return true;
         }
-        if chain.pop() != Some(EntryId::Root) {
-            return entry == EntryId::Root;
-        }
+        let Some(chain) = self.chain(entry) else { return false };
         let mut scope = self.deletes_of(EntryId::Root);
         chain.iter().rev().all(|&at| {
             let shows = self.shows(at, &scope);
@@ -165,12 +156,18 @@ impl<'a> ViewRef<'a> {
     /// The deletes of `dir` and the directories above it.
     fn scope_of(&self, dir: EntryId) -> Scope<'a> {
         let mut scope = self.deletes_of(dir);
-        let mut at = dir;
-        while let Some(place) = self.structure.place(at) {
-            scope.extend(self.deletes_of(place.parent));
-            at = place.parent;
+        for above in self.structure.ancestors(dir) {
+            scope.extend(self.deletes_of(above));
         }
         scope
+    }
+
+    /// `entry` and the directories above it up to the root (excluded),
+    /// nearest first; `None` if it is not in the tree under the root.
+    fn chain(&self, entry: EntryId) -> Option<Vec<EntryId>> {
+        let mut chain = vec![entry];
+        chain.extend(self.structure.ancestors(entry));
+        (chain.pop() == Some(EntryId::Root)).then_some(chain)
     }
 
     fn deletes_of(&self, entry: EntryId) -> Scope<'a> {
@@ -268,14 +265,10 @@ impl View {
     /// above it (whose showing may depend on it).
     pub fn forget_up(&mut self, structure: &Structure, entry: EntryId) {
         let (dirs, shows) = (self.dirs.get_mut(), self.shows.get_mut());
-        let mut at = Some(entry);
-        while let Some(x) = at {
-            shows.remove(&x);
-            let parent = structure.place(x).map(|p| p.parent);
-            if let Some(parent) = parent {
-                dirs.remove(&parent);
-            }
-            at = parent;
+        shows.remove(&entry);
+        for above in structure.ancestors(entry) {
+            shows.remove(&above);
+            dirs.remove(&above);
         }
     }
 
