@@ -83,6 +83,9 @@ use view::{View, ViewRef};
 pub struct WorkTree {
     replica: ReplicaId,
     timeline: TimelineId,
+    /// The timelines this one was forked from, oldest first, each with the
+    /// version it was forked at: their operations up to there are ours.
+    lineage: Vec<(TimelineId, VersionVector)>,
     version: VersionVector,
     /// This replica's next sequence number.
     next_seq: Seq,
@@ -115,6 +118,7 @@ impl WorkTree {
         let mut tree = Self {
             replica,
             timeline: TimelineId::MAIN,
+            lineage: Vec::new(),
             version: VersionVector::new(),
             next_seq: 0,
             clock: 0,
@@ -174,6 +178,13 @@ impl WorkTree {
     /// The Lamport clock: above every stamp seen here.
     pub fn clock(&self) -> Lamport {
         self.clock
+    }
+
+    /// The timeline an operation covering `range` belongs to here: one
+    /// inherited from a timeline this one was forked from, or this one.
+    fn timeline_of(&self, range: IdRange) -> TimelineId {
+        let inherited = self.lineage.iter().find(|(_, version)| version.contains_range(&range));
+        inherited.map_or(self.timeline, |(timeline, _)| *timeline)
     }
 
     /// Sets how many operations may wait for their dependencies.

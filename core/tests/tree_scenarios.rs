@@ -1,7 +1,7 @@
 //! The working-copy scenarios of MISSION.md (1-7 and 16) at the core level,
 //! and the tree's policies: two or three replicas, explicit delivery orders.
 
-use memo_core::tree::{Content, EntryKind, MemoryBase, Status, TreeError, TreeOp, WorkTree};
+use memo_core::tree::{Content, EntryKind, MemoryBase, Status, TreeApplyError, TreeError, TreeOp, WorkTree};
 use memo_core::{ReplicaId, VersionVector};
 use std::sync::Arc;
 
@@ -329,8 +329,11 @@ fn a_fork_starts_a_timeline_from_a_past_version() {
     a.create_text("f", "shared").unwrap();
     let fork_point = a.version().clone();
     a.edit_text("f", 0, 0, "main: ").unwrap();
+    let main_edit = a.ops_since(&fork_point);
     let mut fork = a.fork(&fork_point, memo_core::tree::TimelineId(7), replica(9));
     fork.edit_text("f", 0, 0, "fork: ").unwrap();
+    // Each operation belongs to one timeline: the main one's later edit is refused.
+    assert!(matches!(fork.apply(main_edit[0].clone()), Err(TreeApplyError::OtherTimeline { .. })));
     assert_eq!(fork.read_text("f").unwrap(), "fork: shared");
     assert_eq!(a.read_text("f").unwrap(), "main: shared");
     assert_eq!(fork.timeline(), memo_core::tree::TimelineId(7));

@@ -199,7 +199,8 @@ impl WorkTree {
 
     /// A local operation stamped with our next unit, applied.
     fn emit(&mut self, kind: TreeOpKind) -> TreeOp {
-        let op = TreeOp { id: OpId::new(self.replica, self.next_seq), lamport: self.clock, kind };
+        let op =
+            TreeOp { id: OpId::new(self.replica, self.next_seq), lamport: self.clock, timeline: self.timeline, kind };
         self.integrate(op.clone()).expect("local operations are checked before they are made");
         op
     }
@@ -215,7 +216,8 @@ impl WorkTree {
         let text_ops = make(self.text_crdt(file)?, &mut stamp)?;
         let mut ops = Vec::with_capacity(text_ops.len());
         for text in text_ops {
-            let op = TreeOp { id: text.id, lamport: text.lamport, kind: TreeOpKind::Edit { file, edit: text.kind } };
+            let kind = TreeOpKind::Edit { file, edit: text.kind };
+            let op = TreeOp { id: text.id, lamport: text.lamport, timeline: self.timeline, kind };
             let units = op.units();
             self.touch(file, op.id, units, true);
             self.view.forget_change(&self.structure, file, false);

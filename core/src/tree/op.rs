@@ -2,7 +2,7 @@
 //! numbered in the author's one sequence (a text edit of `n` characters
 //! takes `n` units, every other operation one).
 
-use super::ids::EntryId;
+use super::ids::{EntryId, TimelineId};
 use crate::id::{IdRange, Lamport, OpId};
 use crate::text::{InvalidOp as InvalidTextOp, TextOp, TextOpKind};
 use crate::version::VersionVector;
@@ -19,6 +19,8 @@ pub struct TreeOp {
     /// The first unit it takes.
     pub id: OpId,
     pub lamport: Lamport,
+    /// The timeline it belongs to.
+    pub timeline: TimelineId,
     pub kind: TreeOpKind,
 }
 

@@ -189,7 +189,8 @@ impl WorkTree {
                     });
                     while let Some(text) = queue.front().filter(|t| range.contains(t.id)) {
                         let edit = TreeOpKind::Edit { file: *file, edit: text.kind.clone() };
-                        ops.push(TreeOp { id: text.id, lamport: text.lamport, kind: edit });
+                        let timeline = self.timeline_of(text.range());
+                        ops.push(TreeOp { id: text.id, lamport: text.lamport, timeline, kind: edit });
                         queue.pop_front();
                     }
                 }
@@ -207,6 +208,8 @@ impl WorkTree {
     /// The tree at `version`, as a replica named `replica`.
     fn rebuild(&self, version: &VersionVector, replica: ReplicaId) -> WorkTree {
         let mut past = WorkTree::new(replica, self.base.clone());
+        past.timeline = self.timeline;
+        past.lineage = self.lineage.clone();
         for mut op in self.ops_since(&VersionVector::new()) {
             let included = version.get(op.id.replica).saturating_sub(op.id.seq).min(op.units());
             if included == 0 {
@@ -234,6 +237,10 @@ impl WorkTree {
     /// that timeline, so that no (replica, seq) pair is used twice).
     pub fn fork(&self, version: &VersionVector, timeline: TimelineId, replica: ReplicaId) -> WorkTree {
         let mut fork = self.rebuild(version, replica);
+        for (_, inherited) in &mut fork.lineage {
+            inherited.meet(version);
+        }
+        fork.lineage.push((self.timeline, version.clone()));
         fork.timeline = timeline;
         fork
     }

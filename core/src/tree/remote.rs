@@ -1,7 +1,7 @@
 //! Applying operations: causal delivery, then each kind's effect.
 
 use super::entry::{Bytes, Entry, Kind, Lww, Register};
-use super::ids::EntryId;
+use super::ids::{EntryId, TimelineId};
 use super::op::{InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, ValueId};
 use super::structure::{Place, Stamp};
 use super::WorkTree;
@@ -15,6 +15,8 @@ use crate::text::{TextCrdt, TextOp};
 pub enum TreeApplyError {
     #[error("invalid operation {range:?}: {reason}")]
     Invalid { range: IdRange, reason: InvalidTreeOp },
+    #[error("operation {range:?} belongs to {timeline:?}, not to this one")]
+    OtherTimeline { range: IdRange, timeline: TimelineId },
     #[error(transparent)]
     BufferFull(#[from] BufferFull),
 }
@@ -38,6 +40,9 @@ impl WorkTree {
     /// waiting operation it makes ready. Returns how many were applied.
     pub fn apply(&mut self, op: TreeOp) -> Result<usize, TreeApplyError> {
         op.validate().map_err(|reason| TreeApplyError::Invalid { range: op.range(), reason })?;
+        if op.timeline != self.timeline_of(op.range()) {
+            return Err(TreeApplyError::OtherTimeline { range: op.range(), timeline: op.timeline });
+        }
         if self.version.contains_range(&op.range()) {
             return Ok(0);
         }

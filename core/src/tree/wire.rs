@@ -1,7 +1,8 @@
 //! The wire encoding of working-tree operations.
 //!
 //! The same header as a text operation's ([`crate::encoding`]): author,
-//! seq, Lamport, kind. Kinds 0-2 are text edits: the file, then the text
+//! seq, Lamport, kind; then the timeline (a varint: one byte for the main
+//! timeline). Kinds 0-2 are text edits: the file, then the text
 //! operation's own body. Every other kind carries its units and a
 //! length-prefixed body, so that a receiver that does not know the kind
 //! keeps it as [`TreeOpKind::Opaque`] (it occupies its units, so the
@@ -9,7 +10,7 @@
 //! References to entries and values made by the author itself are
 //! relative, as for characters.
 
-use super::ids::EntryId;
+use super::ids::{EntryId, TimelineId};
 use super::op::{NewEntry, TreeOp, TreeOpKind, ValueId};
 use crate::encoding::{self, DecodeError, Header, Opaque};
 use crate::id::{OpId, ReplicaId};
@@ -128,12 +129,15 @@ fn value_from(op: &OpId, r: ValueRef) -> Result<ValueId, DecodeError> {
 
 /// Encodes one operation for the wire.
 pub fn encode_tree_op(op: &TreeOp) -> Vec<u8> {
+    let header = |kind| {
+        postcard::to_allocvec(&Header::new(&op.id, op.lamport, kind))
+            .and_then(|out| postcard::to_extend(&op.timeline.0, out))
+    };
     let id = &op.id;
     let framed = |kind: u32, body: postcard::Result<Vec<u8>>| (kind, 1, body.expect("encoding into a Vec"));
     let (kind, units, body) = match &op.kind {
         TreeOpKind::Edit { file, edit } if !matches!(edit, TextOpKind::Opaque { .. }) => {
-            let header = Header::new(id, op.lamport, encoding::text_kind(edit));
-            let out = postcard::to_allocvec(&header)
+            let out = header(encoding::text_kind(edit))
                 .and_then(|out| postcard::to_extend(&entry_ref(id, *file), out))
                 .and_then(|out| encoding::extend_text_body(id, edit, out));
             return out.expect("encoding into a Vec cannot fail");
@@ -163,8 +167,7 @@ pub fn encode_tree_op(op: &TreeOp) -> Vec<u8> {
             framed(KIND_SET_EXECUTABLE, postcard::to_allocvec(&body))
         }
     };
-    let out = postcard::to_allocvec(&Header::new(id, op.lamport, kind))
-        .and_then(|out| postcard::to_extend(&Opaque { units, body: &body }, out));
+    let out = header(kind).and_then(|out| postcard::to_extend(&Opaque { units, body: &body }, out));
     out.expect("encoding into a Vec cannot fail")
 }
 
@@ -172,6 +175,7 @@ pub fn encode_tree_op(op: &TreeOp) -> Vec<u8> {
 /// [`TreeOpKind::Opaque`]. (Semantic checks are [`TreeOp::validate`]'s.)
 pub fn decode_tree_op(bytes: &[u8]) -> Result<TreeOp, DecodeError> {
     let (header, rest): (Header, _) = postcard::take_from_bytes(bytes)?;
+    let (timeline, rest): (u64, _) = postcard::take_from_bytes(rest)?;
     let (id, lamport) = header.id();
     let kind = match header.kind {
         0..=2 => {
@@ -189,7 +193,7 @@ pub fn decode_tree_op(bytes: &[u8]) -> Result<TreeOp, DecodeError> {
             decode_framed(&id, kind, opaque)?
         }
     };
-    Ok(TreeOp { id, lamport, kind })
+    Ok(TreeOp { id, lamport, timeline: TimelineId(timeline), kind })
 }
 
 fn decode_framed(id: &OpId, kind: u32, opaque: Opaque<'_>) -> Result<TreeOpKind, DecodeError> {
