@@ -94,8 +94,7 @@ impl TextCrdt {
     /// returned by [`TextCrdt::ops_since`] nor encoded, but operations may
     /// name them, and every past version includes them.
     ///
-    /// Panics if `text` is more than one insert may carry
-    /// ([`op::MAX_INSERT_BYTES`]).
+    /// Panics if `text` is more than one insert may carry (1 GiB).
     pub fn with_base(replica: ReplicaId, base: ReplicaId, text: &str) -> Self {
         assert!(text.len() <= op::MAX_INSERT_BYTES, "a base text of {} bytes is too large", text.len());
         let mut crdt = Self::new(replica);
@@ -130,6 +129,8 @@ impl TextCrdt {
         }
     }
 
+    /// The replica whose edits are the local ones: the one it was made
+    /// for, or the last one a local stamp named.
     pub fn replica(&self) -> ReplicaId {
         self.replica
     }
