@@ -152,6 +152,9 @@ impl TextCrdt {
 
     /// Inserts `text` at character `pos`, stamped from `at` on, and
     /// advances `at` past it; returns the operation to send.
+    ///
+    /// (Inlined, like `delete`, into the host: the keystroke path must not
+    /// pay for the split between the CRDT and its host.)
     #[inline(always)]
     pub fn insert(&mut self, at: &mut LocalStamp, pos: usize, text: &str) -> Result<TextOp, TextError> {
         self.check_pos(pos)?;
