@@ -39,9 +39,10 @@ impl Typing {
 /// hosts one per file, all numbering their units from one sequence, so a
 /// replica's units in one `TextCrdt` may have gaps.
 ///
-/// The host stamps each local edit ([`LocalStamp`]) and advances its
-/// sequence and clock by the [`TextOp::units`] of the returned operations;
-/// it applies a remote operation with [`TextCrdt::integrate`] once it is
+/// A local edit takes the host's next stamp ([`LocalStamp`]) and moves it
+/// past the units it used (the [`TextOp::units`] of the returned
+/// operations); the host then records those units as applied. The host
+/// applies a remote operation with [`TextCrdt::integrate`] once it is
 /// causally ready and trimmed to its units not yet applied.
 #[derive(Debug)]
 pub struct TextCrdt {
@@ -94,8 +95,11 @@ impl TextCrdt {
     /// returned by [`TextCrdt::ops_since`] nor encoded, but operations may
     /// name them, and every past version includes them.
     ///
-    /// Panics if `text` is more than one insert may carry (1 GiB).
+    /// `base` must name no replica that makes operations (its units would
+    /// be taken for base text). Panics if it is `replica`, or if `text` is
+    /// more than one insert may carry (1 GiB).
     pub fn with_base(replica: ReplicaId, base: ReplicaId, text: &str) -> Self {
+        assert_ne!(replica, base, "the base text's characters need an id of their own");
         assert!(text.len() <= op::MAX_INSERT_BYTES, "a base text of {} bytes is too large", text.len());
         let mut crdt = Self::new(replica);
         let base = crdt.replicas.intern(base, list::MAX_LOCAL_REPLICAS).expect("the table has room");
