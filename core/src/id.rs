@@ -61,6 +61,8 @@ impl fmt::Display for ReplicaId {
 /// Sequence numbers count a replica's units of work: each inserted character
 /// is one unit, and so is each deleted character and each undo. A replica's
 /// sequence is contiguous from 0 and a (replica, seq) pair is never reused.
+/// (A host may share one sequence between documents: then one document's
+/// share of it has gaps.)
 pub type Seq = u64;
 
 /// The identity of one unit (a character, a deletion, an undo).

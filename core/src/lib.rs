@@ -25,11 +25,14 @@
 //!   to, not yet applied) waits in a bounded buffer ([`causal`]) and
 //!   applies as soon as it can. *Invariant: replicas that applied the same
 //!   set of operations show the same state, whatever the order.*
-//! - The **text CRDT** ([`TextDoc`]) gives every character an identity and
+//! - The **text CRDT** ([`TextCrdt`]) gives every character an identity and
 //!   a place among all characters ever inserted; deletes hide characters
 //!   by id (so text inserted concurrently inside a deleted range survives),
 //!   concurrent inserts at one place never interleave (FugueMax), and undo
-//!   is an operation too.
+//!   is an operation too. It keeps no causal context: its host stamps its
+//!   local edits ([`LocalStamp`]) and decides when a remote operation is
+//!   ready. [`TextDoc`] is that host for a single document; a working tree
+//!   hosts one `TextCrdt` per file, all numbered from one sequence.
 //!
 //! ```
 //! use memo_core::{ReplicaId, TextDoc};
@@ -52,7 +55,8 @@
 //! - [`id`]: replica ids, operation ids, Lamport stamps.
 //! - [`version`]: version vectors.
 //! - [`causal`]: the bounded buffer of operations waiting for dependencies.
-//! - [`text`]: the text CRDT, anchors, history, undo, offset conversions.
+//! - [`text`]: the text CRDT ([`TextCrdt`]) and the single-document replica
+//!   that hosts it ([`TextDoc`]); anchors, history, undo, offset conversions.
 //! - [`encoding`]: the compact binary encoding of operations and histories.
 
 pub mod causal;

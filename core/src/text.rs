@@ -1,5 +1,18 @@
 //! The text CRDT: one replica of a text document.
 //!
+//! It comes in two layers:
+//! - [`TextCrdt`] is the CRDT state of one document (its characters, the
+//!   log of its operations, undo state) without a causal context. A host
+//!   stamps its local edits ([`LocalStamp`](crate::LocalStamp)) and hands
+//!   it remote operations once they are causally ready
+//!   ([`TextCrdt::integrate`]). The host may number the units of many
+//!   documents from one sequence (a working tree does, for all its files),
+//!   so a replica's units in one `TextCrdt` may have gaps; nothing in it
+//!   assumes they are contiguous.
+//! - [`TextDoc`] is a replica of one document on its own: a `TextCrdt`
+//!   plus the causal context (version vector, sequence, Lamport clock, and
+//!   the buffer of operations that arrived early).
+//!
 //! Every character ever inserted keeps its identity (its [`OpId`]) and its
 //! place in the item list (module `list`), deleted ones as tombstones.
 //! Concurrent inserts at one place are ordered by the FugueMax rule (in
@@ -9,6 +22,11 @@
 //!
 //! Positions in this API count Unicode scalar values (Rust `char`s); the
 //! [`offsets`] module converts from UTF-8 bytes and UTF-16 code units.
+//!
+//! Inside: `crdt` (local edits and reading) and `crdt/remote` (integration,
+//! FugueMax, undo) make the CRDT; `doc` the single-document host; `list`
+//! the item list, `log` the operation log, `undo` the undo registers and
+//! the local undo stack, `op` the operations.
 
 mod crdt;
 mod doc;

@@ -22,6 +22,7 @@ impl VersionVector {
     }
 
     /// Sets the count for `replica`; a count of 0 removes it.
+    #[inline]
     pub fn set(&mut self, replica: ReplicaId, count: Seq) {
         if count == 0 {
             self.0.remove(&replica);

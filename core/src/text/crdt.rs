@@ -8,28 +8,27 @@ use super::list::{self, Id, ItemList, Key, Run, Visibility};
 use super::log::{self, Entry, EntryKind, OpLog};
 use super::undo::{UndoRegisters, UndoStack};
 use super::{op, Anchor, Bias, InvalidOp, Targets, TextChange, TextError, TextOp, TextOpKind};
-use crate::id::{IdRange, Lamport, LocalStamp, OpId, ReplicaId};
+use crate::id::{IdRange, Lamport, LocalStamp, OpId, ReplicaId, Seq};
 use crate::replicas::{LocalReplica, ReplicaTable};
 use crate::version::VersionVector;
 
-/// The state of a run of typing: a keystroke at `next_pos`, stamped `next`
-/// with Lamport stamp `next_lamport`, extends the run at `run`, whose
-/// characters all have `right` as right origin.
+/// The state of a run of typing: a keystroke at `next_pos`, stamped
+/// `next`, extends the run at `run`, whose characters all have `right` as
+/// right origin.
 #[derive(Clone, Copy, Debug)]
 struct Typing {
     next_pos: usize,
-    next: Id,
-    next_lamport: Lamport,
+    next: (Seq, Lamport),
     run: Key,
     right: Option<Id>,
 }
 
 impl Typing {
-    /// Whether an insert at `pos` stamped (`id`, `lamport`) continues the
-    /// run exactly: where it ended, and with the very next units (a host
-    /// that gave units to other documents in between starts a new run).
-    fn continued_by(&self, pos: usize, id: Id, lamport: Lamport) -> bool {
-        self.next_pos == pos && self.next == id && self.next_lamport == lamport
+    /// Whether an insert at `pos` stamped `at` continues the run exactly:
+    /// where it ended, and with the very next units (a host that gave units
+    /// to other documents in between starts a new run).
+    fn continued_by(&self, pos: usize, at: &LocalStamp) -> bool {
+        self.next_pos == pos && self.next == (at.seq, at.lamport)
     }
 }
 
@@ -40,14 +39,14 @@ impl Typing {
 /// hosts one per file, all numbering their units from one sequence, so a
 /// replica's units in one `TextCrdt` may have gaps.
 ///
-/// The host stamps each local edit ([`LocalStamp`]) and advances its
-/// sequence and clock by the [`TextOp::units`] of the returned operations;
-/// it applies a remote operation with [`TextCrdt::integrate`] once it is
+/// A local edit takes the host's next stamp ([`LocalStamp`]) and moves it
+/// past the units it used (the [`TextOp::units`] of the returned
+/// operations); the host then records those units as applied. The host
+/// applies a remote operation with [`TextCrdt::integrate`] once it is
 /// causally ready and trimmed to its units not yet applied.
 #[derive(Debug)]
 pub struct TextCrdt {
-    /// The replica this copy belongs to (its local edits are usually
-    /// stamped with it; it is interned first, as `me`).
+    /// The replica whose edits are the local ones (`me` once interned).
     replica: ReplicaId,
     me: LocalReplica,
     replicas: ReplicaTable,
@@ -56,7 +55,8 @@ pub struct TextCrdt {
     list: ItemList,
     log: OpLog,
     undo: UndoRegisters,
-    /// The local edits, for `undo_last` and `redo_last`.
+    /// The local edits (sequence numbers of `me`), for `undo_last` and
+    /// `redo_last`.
     local_edits: UndoStack,
     /// Whether a local edit may join the previous undo step (not inside a
     /// replace, which makes its own step).
@@ -95,9 +95,11 @@ impl TextCrdt {
     /// returned by [`TextCrdt::ops_since`] nor encoded, but operations may
     /// name them, and every past version includes them.
     ///
-    /// Panics if `text` is more than one insert may carry
-    /// ([`op::MAX_INSERT_BYTES`]).
+    /// `base` must name no replica that makes operations (its units would
+    /// be taken for base text). Panics if it is `replica`, or if `text` is
+    /// more than one insert may carry (1 GiB).
     pub fn with_base(replica: ReplicaId, base: ReplicaId, text: &str) -> Self {
+        assert_ne!(replica, base, "the base text's characters need an id of their own");
         assert!(text.len() <= op::MAX_INSERT_BYTES, "a base text of {} bytes is too large", text.len());
         let mut crdt = Self::new(replica);
         let base = crdt.replicas.intern(base, list::MAX_LOCAL_REPLICAS).expect("the table has room");
@@ -131,6 +133,8 @@ impl TextCrdt {
         }
     }
 
+    /// The replica whose edits are the local ones: the one it was made
+    /// for, or the last one a local stamp named.
     pub fn replica(&self) -> ReplicaId {
         self.replica
     }
@@ -152,6 +156,9 @@ impl TextCrdt {
 
     /// Inserts `text` at character `pos`, stamped from `at` on, and
     /// advances `at` past it; returns the operation to send.
+    ///
+    /// (Inlined, like `delete`, into the host: the keystroke path must not
+    /// pay for the split between the CRDT and its host.)
     #[inline(always)]
     pub fn insert(&mut self, at: &mut LocalStamp, pos: usize, text: &str) -> Result<TextOp, TextError> {
         self.check_pos(pos)?;
@@ -161,9 +168,9 @@ impl TextCrdt {
         if text.len() > op::MAX_INSERT_BYTES {
             return Err(TextError::TooLarge(text.len()));
         }
-        let id = self.local_stamp(*at)?;
+        let id = self.local_id_of(at)?;
         let units = op::char_count(text);
-        if let Some(typing) = self.typing.filter(|t| t.continued_by(pos, id, at.lamport)) {
+        if let Some(typing) = self.typing.filter(|t| t.continued_by(pos, at)) {
             return Ok(self.type_on(typing, at, text, units));
         }
         let (left, before) = match pos {
@@ -177,14 +184,12 @@ impl TextCrdt {
         let content = self.list.push_content(text);
         let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
         let key = self.list.insert_before(before, run);
-        let op = self.insert_op(*at, left, right, text);
         let continues =
             self.log.push(Entry { id, lamport: at.lamport, units, kind: EntryKind::Insert { left, right, content } });
-        self.record_local(id, units, continues);
-        *at = at.plus(units);
-        let (next, next_lamport) = (id.plus(units), at.lamport);
-        self.typing = Some(Typing { next_pos: pos + units as usize, next, next_lamport, run: key.run_start(), right });
-        Ok(op)
+        let stamp = self.record_local(at, units, continues);
+        let next = (at.seq, at.lamport);
+        self.typing = Some(Typing { next_pos: pos + units as usize, next, run: key.run_start(), right });
+        Ok(self.insert_op(&stamp, left, right, text))
     }
 
     /// The next keystroke of a run of typing: the run grows in place.
@@ -193,19 +198,18 @@ impl TextCrdt {
         let content = self.list.push_content(text);
         self.list.grow_run(typing.run, units as u32);
         self.log.grow_last_insert(units, content.1);
-        let op = self.insert_op(*at, Some(typing.next.prev()), typing.right, text);
-        self.record_local(typing.next, units, true);
-        *at = at.plus(units);
-        self.typing = Some(Typing {
-            next_pos: typing.next_pos + units as usize,
-            next: typing.next.plus(units),
-            next_lamport: typing.next_lamport + units,
-            ..typing
-        });
-        op
+        let stamp = self.record_local(at, units, true);
+        let next = (at.seq, at.lamport);
+        self.typing = Some(Typing { next_pos: typing.next_pos + units as usize, next, ..typing });
+        let left = Id::new(self.me, stamp.seq - 1);
+        self.insert_op(&stamp, Some(left), typing.right, text)
     }
 
-    fn insert_op(&self, at: LocalStamp, left: Option<Id>, right: Option<Id>, text: &str) -> TextOp {
+    /// Inlined and built last, so that the operation's fields go straight
+    /// to the caller: copying a built operation costs as much as the rest
+    /// of a keystroke.
+    #[inline(always)]
+    fn insert_op(&self, at: &LocalStamp, left: Option<Id>, right: Option<Id>, text: &str) -> TextOp {
         TextOp {
             id: at.id(),
             lamport: at.lamport,
@@ -226,7 +230,7 @@ impl TextCrdt {
         if start == end {
             return Ok(None);
         }
-        let id = self.local_stamp(*at)?;
+        let id = self.local_id_of(at)?;
         self.typing = None;
         // The hot path of local editing: no allocation but the operation's.
         let mut ids = std::mem::take(&mut self.scratch_ids);
@@ -251,11 +255,9 @@ impl TextCrdt {
             targets.push(IdRange::new(self.replicas.id(id.replica()), id.seq(), len));
             units += len;
         }
-        let op = TextOp { id: at.id(), lamport: at.lamport, kind: TextOpKind::Delete { targets } };
-        self.record_local(id, units, continues);
-        *at = at.plus(units);
+        let stamp = self.record_local(at, units, continues);
         self.scratch_ids = ids;
-        Ok(Some(op))
+        Ok(Some(TextOp { id: stamp.id(), lamport: stamp.lamport, kind: TextOpKind::Delete { targets } }))
     }
 
     /// Replaces `start..end` with `text`: one edit (undone as one). The
@@ -273,7 +275,7 @@ impl TextCrdt {
         if text.len() > op::MAX_INSERT_BYTES {
             return Err(TextError::TooLarge(text.len()));
         }
-        self.local_stamp(*at)?;
+        self.local_id_of(at)?;
         self.coalesce = false;
         let deleted = self.delete(at, start, end).expect("checked above");
         let inserted = (!text.is_empty()).then(|| self.insert(at, start, text).expect("checked above"));
@@ -323,7 +325,7 @@ impl TextCrdt {
         if let Some(unknown) = edits.iter().find(|e| !self.is_edit(e)) {
             return Err(TextError::UnknownEdit(*unknown));
         }
-        self.local_stamp(*at)?;
+        self.local_id_of(at)?;
         let op = TextOp { id: at.id(), lamport: at.lamport, kind: TextOpKind::Undo { edits: edits.to_vec(), undone } };
         let mut changes = Vec::new();
         self.integrate(op.clone(), &mut changes).expect("a local undo is valid");
@@ -355,22 +357,41 @@ impl TextCrdt {
         }
     }
 
-    /// The local form of a stamp's id.
-    fn local_stamp(&mut self, at: LocalStamp) -> Result<Id, TextError> {
-        let replica = match at.replica == self.replica {
-            true => self.me,
-            false => self.intern(at.replica).map_err(|_| TextError::TooManyReplicas(list::MAX_LOCAL_REPLICAS))?,
-        };
-        Ok(Id::new(replica, at.seq))
-    }
-
+    /// The local form of the id a local edit gets from `at`.
+    ///
+    /// Stamps name this crdt's replica, unless the host has taken a new
+    /// replica id (say, after a restart): from then on the local edits are
+    /// that replica's, and the old one's cannot be undone by `undo_last`.
     #[inline(always)]
-    fn record_local(&mut self, id: Id, units: u64, continues: bool) {
-        self.local_edits.record(id, units, continues && self.coalesce);
+    fn local_id_of(&mut self, at: &LocalStamp) -> Result<Id, TextError> {
+        if at.replica != self.replica {
+            self.become_replica(at.replica)?;
+        }
+        Ok(Id::new(self.me, at.seq))
     }
 
-    fn range_of(&self, (id, len): (Id, u64)) -> IdRange {
-        IdRange::new(self.replicas.id(id.replica()), id.seq(), len)
+    #[cold]
+    fn become_replica(&mut self, replica: ReplicaId) -> Result<(), TextError> {
+        self.me = self.intern(replica).map_err(|_| TextError::TooManyReplicas(list::MAX_LOCAL_REPLICAS))?;
+        self.replica = replica;
+        self.local_edits = UndoStack::default();
+        self.typing = None;
+        Ok(())
+    }
+
+    /// Records a local edit of `units` stamped from `at` on (`continues`:
+    /// it continues the previous one, typing or backspacing), and moves
+    /// `at` past it. Returns the edit's stamp.
+    #[inline(always)]
+    fn record_local(&mut self, at: &mut LocalStamp, units: u64, continues: bool) -> LocalStamp {
+        self.local_edits.record(at.seq, units, continues && self.coalesce);
+        let stamp = *at;
+        *at = at.plus(units);
+        stamp
+    }
+
+    fn range_of(&self, (seq, len): (Seq, u64)) -> IdRange {
+        IdRange::new(self.replica, seq, len)
     }
 
     // ----- reading ------------------------------------------------------

@@ -31,10 +31,10 @@ use crate::version::VersionVector;
 pub struct TextDoc {
     crdt: TextCrdt,
     version: VersionVector,
-    /// This replica's next sequence number (also in `version`, kept apart
-    /// because local typing reads it on every keystroke).
-    next_seq: u64,
-    clock: Lamport,
+    /// The stamp of this replica's next unit: its next sequence number
+    /// (also in `version`, kept apart because local typing reads it on every
+    /// keystroke) and the Lamport clock, above every stamp seen here.
+    next: LocalStamp,
     pending: CausalBuffer<TextOp>,
 }
 
@@ -44,8 +44,7 @@ impl TextDoc {
         Self {
             crdt: TextCrdt::new(replica),
             version: VersionVector::new(),
-            next_seq: 0,
-            clock: 0,
+            next: LocalStamp { replica, seq: 0, lamport: 0 },
             pending: CausalBuffer::new(CausalBuffer::<TextOp>::DEFAULT_LIMIT),
         }
     }
@@ -66,7 +65,7 @@ impl TextDoc {
 
     /// The Lamport clock: above every stamp seen here.
     pub fn clock(&self) -> Lamport {
-        self.clock
+        self.next.lamport
     }
 
     /// Length of the visible text in characters.
@@ -86,49 +85,62 @@ impl TextDoc {
 
     /// Inserts `text` at character `pos`; returns the operation to send.
     pub fn insert(&mut self, pos: usize, text: &str) -> Result<TextOp, TextError> {
-        self.edit(|crdt, at| crdt.insert(at, pos, text))
+        let made = self.crdt.insert(&mut self.next, pos, text);
+        self.stamped();
+        made
     }
 
     /// Deletes the characters `start..end`; returns the operation to send,
     /// or `None` when the range is empty.
     pub fn delete(&mut self, start: usize, end: usize) -> Result<Option<TextOp>, TextError> {
-        self.edit(|crdt, at| crdt.delete(at, start, end))
+        let made = self.crdt.delete(&mut self.next, start, end);
+        self.stamped();
+        made
     }
 
     /// Replaces `start..end` with `text`: one edit (undone as one).
     pub fn replace(&mut self, start: usize, end: usize, text: &str) -> Result<Vec<TextOp>, TextError> {
-        self.edit(|crdt, at| crdt.replace(at, start, end, text))
+        let made = self.crdt.replace(&mut self.next, start, end, text);
+        self.stamped();
+        made
     }
 
     /// Undoes the given edits (ranges of units, e.g. [`TextOp::range`]).
     /// Returns the operation to send and the changes of the visible text.
     pub fn undo(&mut self, edits: &[IdRange]) -> Result<(TextOp, Vec<TextChange>), TextError> {
-        self.edit(|crdt, at| crdt.undo(at, edits))
+        let made = self.crdt.undo(&mut self.next, edits);
+        self.stamped();
+        made
     }
 
     /// Redoes edits that were undone.
     pub fn redo(&mut self, edits: &[IdRange]) -> Result<(TextOp, Vec<TextChange>), TextError> {
-        self.edit(|crdt, at| crdt.redo(at, edits))
+        let made = self.crdt.redo(&mut self.next, edits);
+        self.stamped();
+        made
     }
 
     /// Undoes this replica's most recent edit not yet undone (a run of
     /// typing or backspacing is one edit, as in editors).
     pub fn undo_last(&mut self) -> Option<(TextOp, Vec<TextChange>)> {
-        self.edit(|crdt, at| crdt.undo_last(at))
+        let made = self.crdt.undo_last(&mut self.next);
+        self.stamped();
+        made
     }
 
     /// Redoes the edit most recently undone by `undo_last`.
     pub fn redo_last(&mut self) -> Option<(TextOp, Vec<TextChange>)> {
-        self.edit(|crdt, at| crdt.redo_last(at))
+        let made = self.crdt.redo_last(&mut self.next);
+        self.stamped();
+        made
     }
 
-    /// Makes a local edit, stamped with this replica's next units.
-    #[inline(always)]
-    fn edit<T>(&mut self, edit: impl FnOnce(&mut TextCrdt, &mut LocalStamp) -> T) -> T {
-        let mut at = LocalStamp { replica: self.crdt.replica(), seq: self.next_seq, lamport: self.clock };
-        let made = edit(&mut self.crdt, &mut at);
-        self.stamped(at);
-        made
+    /// Records the local edit just made, if any (`next` has moved past it).
+    /// Called whatever the outcome (a refused edit leaves `next` alone), so
+    /// that the result is passed on as it is: unpacking and rebuilding it
+    /// costs a keystroke a few percent.
+    fn stamped(&mut self) {
+        self.version.set(self.next.replica, self.next.seq);
     }
 
     // ----- remote operations -------------------------------------------
@@ -187,20 +199,13 @@ impl TextDoc {
         Ok(())
     }
 
-    /// Records the local edits stamped before `next` as applied.
-    fn stamped(&mut self, next: LocalStamp) {
-        self.next_seq = next.seq;
-        self.clock = next.lamport;
-        self.version.set(next.replica, next.seq);
-    }
-
     /// Records the units `range`, stamped from `lamport` on, as applied.
     fn advance(&mut self, range: IdRange, lamport: Lamport) {
         self.version.set(range.replica, range.end());
-        if range.replica == self.crdt.replica() {
-            self.next_seq = range.end();
+        if range.replica == self.next.replica {
+            self.next.seq = range.end();
         }
-        self.clock = self.clock.max(lamport + range.len);
+        self.next.lamport = self.next.lamport.max(lamport + range.len);
     }
 
     // ----- reading ------------------------------------------------------

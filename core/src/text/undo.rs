@@ -6,7 +6,7 @@
 //! cancelling out, and a later redo restores it.
 
 use super::list::Id;
-use crate::id::ReplicaId;
+use crate::id::{ReplicaId, Seq};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Who decided a register: compared as (Lamport, replica).
@@ -83,14 +83,13 @@ impl UndoRegisters {
 }
 
 /// This replica's own edits, newest last, for `undo_last` / `redo_last`:
-/// ranges of its units (with the author, since a host may stamp edits with
-/// a new replica id, e.g. after a restart). A run of typing (or of backspacing) that the log
+/// ranges of its units. A run of typing (or of backspacing) that the log
 /// stores as one run is one step, as in editors; the oldest steps are
 /// forgotten past [`UndoStack::LIMIT`].
 #[derive(Debug, Default)]
 pub(crate) struct UndoStack {
-    undo: VecDeque<(Id, u64)>,
-    redo: Vec<(Id, u64)>,
+    undo: VecDeque<(Seq, u64)>,
+    redo: Vec<(Seq, u64)>,
 }
 
 impl UndoStack {
@@ -99,43 +98,42 @@ impl UndoStack {
     /// Records a new local edit; `continues` says whether it continues the
     /// previous one (same run of typing), which then grows instead.
     #[inline]
-    pub fn record(&mut self, id: Id, len: u64, continues: bool) {
+    pub fn record(&mut self, seq: Seq, len: u64, continues: bool) {
         self.redo.clear();
-        let ends_at = |(start, len): &(Id, u64)| start.replica() == id.replica() && start.seq() + len == id.seq();
-        if let Some(last) = self.undo.back_mut().filter(|last| continues && ends_at(last)) {
+        if let Some(last) = self.undo.back_mut().filter(|last| continues && last.0 + last.1 == seq) {
             last.1 += len;
             return;
         }
-        self.push_undo((id, len));
+        self.push_undo((seq, len));
     }
 
     /// Makes the two most recent steps one (a replace: delete and insert).
     pub fn merge_last_two(&mut self) {
         if let (Some(last), Some(prev)) = (self.undo.pop_back(), self.undo.back_mut()) {
-            prev.1 = last.0.seq() + last.1 - prev.0.seq();
+            prev.1 = last.0 + last.1 - prev.0;
         }
     }
 
-    fn push_undo(&mut self, step: (Id, u64)) {
+    fn push_undo(&mut self, step: (Seq, u64)) {
         if self.undo.len() == Self::LIMIT {
             self.undo.pop_front();
         }
         self.undo.push_back(step);
     }
 
-    pub fn pop_undo(&mut self) -> Option<(Id, u64)> {
+    pub fn pop_undo(&mut self) -> Option<(Seq, u64)> {
         self.undo.pop_back()
     }
 
-    pub fn pop_redo(&mut self) -> Option<(Id, u64)> {
+    pub fn pop_redo(&mut self) -> Option<(Seq, u64)> {
         self.redo.pop()
     }
 
-    pub fn undone(&mut self, step: (Id, u64)) {
+    pub fn undone(&mut self, step: (Seq, u64)) {
         self.redo.push(step);
     }
 
-    pub fn redone(&mut self, step: (Id, u64)) {
+    pub fn redone(&mut self, step: (Seq, u64)) {
         self.push_undo(step);
     }
 }

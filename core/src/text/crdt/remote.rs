@@ -1,9 +1,10 @@
 //! Remote operations: integration into the item list (FugueMax) and undo.
 
 use super::TextCrdt;
-use crate::id::ReplicaId;
+use crate::id::{IdRange, OpId, ReplicaId};
 use crate::text::list::{Id, ItemList, Key, Run, Visibility};
 use crate::text::log::{self, Entry, EntryKind};
+use crate::text::undo::Stamp;
 use crate::text::{CompactString, InvalidOp, TextChange, TextOp, TextOpKind};
 use std::cmp::Ordering;
 
@@ -24,51 +25,76 @@ impl TextCrdt {
         let mut shown = Vec::new();
         let kind = match op.kind {
             TextOpKind::Insert { left, right, text } => {
-                let (left, right) = (self.local_id(left)?, self.local_id(right)?);
-                let at = self.integration_point(left, right, op.id.replica)?;
-                let content = self.list.push_content(&text);
-                let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
-                let key = self.list.insert_before(at, run);
-                changes.push(TextChange { pos: self.list.visible_before(key), delete: 0, insert: text });
-                EntryKind::Insert { left, right, content }
+                self.integrate_insert(id, units, (left, right), op.id.replica, text, changes)?
             }
-            TextOpKind::Delete { targets } => {
-                let targets = self.local_ranges(&targets)?;
-                // The effect does not depend on the order: check and apply
-                // contiguous ranges (a run of backspaces is one), and log
-                // the targets in the order of the units.
-                let mut ranges = targets.clone();
-                ranges.sort_unstable();
-                let mut merged: Vec<(Id, u64)> = Vec::with_capacity(ranges.len());
-                for range in ranges {
-                    log::push_range(&mut merged, range);
-                }
-                if let Some(&(id, _)) = merged.iter().find(|&&(id, len)| !self.are_chars(id, len)) {
-                    return Err(InvalidOp::NotACharacter(self.op_id(id)));
-                }
-                for &(target, len) in &merged {
-                    self.list.update(target, len, |run| run.deletes += 1, &mut shown);
-                }
-                EntryKind::Delete { targets: log::target_runs(&targets) }
-            }
+            TextOpKind::Delete { targets } => self.integrate_delete(&targets, &mut shown)?,
             TextOpKind::Undo { edits, undone } => {
-                let edits = self.local_ranges(&edits)?;
-                if let Some(&(id, _)) = edits.iter().find(|&&(id, len)| !self.are_edits(id, len)) {
-                    return Err(InvalidOp::NotAnEdit(self.op_id(id)));
-                }
-                let stamp = (op.lamport, op.id.replica);
-                for &(edit, len) in &edits {
-                    for (piece, piece_len) in self.undo.set(edit, len, stamp, undone) {
-                        self.apply_undo(piece, piece_len, undone, &mut shown);
-                    }
-                }
-                EntryKind::Undo { edits, undone }
+                self.integrate_undo(&edits, undone, (op.lamport, op.id.replica), &mut shown)?
             }
             TextOpKind::Opaque { kind, body, .. } => EntryKind::Opaque { kind, body },
         };
         self.changes_from(shown, changes);
         self.log.push(Entry { id, lamport: op.lamport, units, kind });
         Ok(())
+    }
+
+    fn integrate_insert(
+        &mut self,
+        id: Id,
+        units: u64,
+        (left, right): (Option<OpId>, Option<OpId>),
+        author: ReplicaId,
+        text: CompactString,
+        changes: &mut Vec<TextChange>,
+    ) -> Result<EntryKind, InvalidOp> {
+        let (left, right) = (self.local_id(left)?, self.local_id(right)?);
+        let at = self.integration_point(left, right, author)?;
+        let content = self.list.push_content(&text);
+        let run = Run { id, len: units as u32, left, right, content: content.0, deletes: 0, undone: false };
+        let key = self.list.insert_before(at, run);
+        changes.push(TextChange { pos: self.list.visible_before(key), delete: 0, insert: text });
+        Ok(EntryKind::Insert { left, right, content })
+    }
+
+    fn integrate_delete(&mut self, targets: &[IdRange], shown: &mut Vec<Visibility>) -> Result<EntryKind, InvalidOp> {
+        let targets = self.local_ranges(targets)?;
+        // The effect does not depend on the order: check and apply
+        // contiguous ranges (a run of backspaces is one), and log the
+        // targets in the order of the units.
+        let mut ranges = targets.clone();
+        ranges.sort_unstable();
+        let mut merged: Vec<(Id, u64)> = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            log::push_range(&mut merged, range);
+        }
+        if let Some(&(id, _)) = merged.iter().find(|&&(id, len)| !self.are_chars(id, len)) {
+            return Err(InvalidOp::NotACharacter(self.op_id(id)));
+        }
+        for &(target, len) in &merged {
+            self.list.update(target, len, |run| run.deletes += 1, shown);
+        }
+        Ok(EntryKind::Delete { targets: log::target_runs(&targets) })
+    }
+
+    fn integrate_undo(
+        &mut self,
+        edits: &[IdRange],
+        undone: bool,
+        stamp: Stamp,
+        shown: &mut Vec<Visibility>,
+    ) -> Result<EntryKind, InvalidOp> {
+        let edits = self.local_ranges(edits)?;
+        // Only this document's edits: with a sequence shared between
+        // documents, causal readiness alone does not say that.
+        if let Some(&(id, _)) = edits.iter().find(|&&(id, len)| !self.are_edits(id, len)) {
+            return Err(InvalidOp::NotAnEdit(self.op_id(id)));
+        }
+        for &(edit, len) in &edits {
+            for (piece, piece_len) in self.undo.set(edit, len, stamp, undone) {
+                self.apply_undo(piece, piece_len, undone, shown);
+            }
+        }
+        Ok(EntryKind::Undo { edits, undone })
     }
 
     /// Makes the effects of units `id..id + len` undone or active again.

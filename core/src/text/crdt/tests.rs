@@ -299,3 +299,21 @@ fn the_base_text_is_not_an_edit() {
     assert_eq!(crdt.text(), "");
     assert_eq!(crdt.text_at(&VersionVector::new()), "abc");
 }
+
+#[test]
+fn a_host_with_a_new_replica_id_starts_a_new_run_and_undo_history() {
+    let mut crdt = TextCrdt::new(r(1));
+    let mut before = LocalStamp { replica: r(1), seq: 0, lamport: 0 };
+    crdt.insert(&mut before, 0, "ab").unwrap();
+    // Restarted under a new id, the host numbers from 0 again.
+    let mut after = LocalStamp { replica: r(2), seq: 0, lamport: before.lamport };
+    let op = crdt.insert(&mut after, 2, "c").unwrap();
+    assert_eq!(crdt.replica(), r(2));
+    let TextOpKind::Insert { left, .. } = &op.kind else { panic!("an insert") };
+    assert_eq!(*left, Some(OpId::new(r(1), 1)));
+    assert_eq!(crdt.ops_since(&VersionVector::new()).len(), 2);
+    let (undo, _) = crdt.undo_last(&mut after).unwrap();
+    assert_eq!(undo.kind, TextOpKind::Undo { edits: vec![op.range()], undone: true });
+    assert_eq!(crdt.text(), "ab");
+    assert!(crdt.undo_last(&mut after).is_none(), "the old replica's edits are not this session's");
+}
