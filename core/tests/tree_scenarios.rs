@@ -378,3 +378,24 @@ fn a_rename_costs_tens_of_bytes() {
     let len = keystroke[0].encode().len();
     assert!(len < 80, "{len} bytes");
 }
+
+#[test]
+fn a_move_without_effect_still_keeps_a_concurrently_deleted_directory() {
+    let base = base();
+    let (mut a, mut b, mut c) = (tree(1, &base), tree(2, &base), tree(3, &base));
+    let b_into_a = b.rename("b", "a/b").unwrap();
+    a.apply(b_into_a).unwrap();
+    a.delete("a").unwrap();
+    assert!(a.entry_at("a").is_none() && a.view_is_fresh());
+    // C, which has not seen b moved into a, moves a into b, later.
+    let mut ops = c.create_text("raise-the-clock", "...").unwrap();
+    ops.push(c.rename("a", "b/a").unwrap());
+    for op in ops {
+        a.apply(op).unwrap();
+    }
+    // After b into a, this move would make a cycle: it changes no place,
+    // but it is a change the delete did not see, so `a` shows again.
+    assert!(a.view_is_fresh());
+    assert!(a.entry_at("a").is_some());
+    sync(&mut [&mut a, &mut b, &mut c]);
+}

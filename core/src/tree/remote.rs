@@ -107,13 +107,17 @@ impl WorkTree {
                 self.structure.apply(id, Place { parent: *parent, name: name.as_str().into(), stamp });
                 self.touch(id, op.id, units, false);
                 self.forget_moves();
+                self.view.forget_change(&self.structure, id, false);
             }
             TreeOpKind::Move { entry, parent, name } => {
                 self.check_parent(*parent)?;
                 self.known_or_dir(*entry)?;
                 self.structure.apply(*entry, Place { parent: *parent, name: name.as_str().into(), stamp });
                 self.touch(*entry, op.id, units, false);
+                // A move that changed no place (it would have made a cycle,
+                // or a later one overrides it) still revives a removed entry.
                 self.forget_moves();
+                self.view.forget_change(&self.structure, *entry, false);
             }
             TreeOpKind::Delete { entry, seen } => {
                 self.known_or_dir(*entry)?;
