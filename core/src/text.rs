@@ -40,6 +40,7 @@ mod undo;
 
 pub use crdt::TextCrdt;
 pub use doc::TextDoc;
+pub(crate) use op::MAX_SEQ;
 pub use op::{InvalidOp, Targets, TextOp, TextOpKind};
 
 pub use compact_str::CompactString;

@@ -74,7 +74,7 @@ pub const MAX_INSERT_BYTES: usize = 1 << 30;
 
 /// Sequence numbers (and Lamport stamps) stay below 2^48: 281 trillion
 /// units per replica, and they pack into 8-byte ids.
-const MAX_SEQ: u64 = 1 << 48;
+pub(crate) const MAX_SEQ: u64 = 1 << 48;
 
 impl TextOp {
     /// How many sequence numbers (and Lamport stamps) this operation uses.

@@ -4,7 +4,7 @@
 
 use super::ids::{EntryId, TimelineId};
 use crate::id::{IdRange, Lamport, OpId};
-use crate::text::{InvalidOp as InvalidTextOp, TextOp, TextOpKind};
+use crate::text::{InvalidOp as InvalidTextOp, TextOp, TextOpKind, MAX_SEQ};
 use crate::version::VersionVector;
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +90,10 @@ pub enum InvalidTreeOp {
     BaseAuthor,
     #[error("operation takes no units")]
     Empty,
+    #[error("sequence numbers or Lamport stamps beyond 2^48")]
+    Overflow,
+    #[error("operation depends on its own units or later ones: {0:?}")]
+    SelfReference(IdRange),
     #[error("{0:?} is not a directory here")]
     NotADirectory(EntryId),
     #[error("{0:?} is not a text file here")]
@@ -171,8 +175,21 @@ impl TreeOp {
         if self.id.replica.is_base_text() {
             return Err(InvalidTreeOp::BaseAuthor);
         }
-        if self.units() == 0 {
+        let units = self.units();
+        if units == 0 {
             return Err(InvalidTreeOp::Empty);
+        }
+        let in_range = |seq: u64, len: u64| seq < MAX_SEQ && len < MAX_SEQ && seq + len < MAX_SEQ;
+        if !in_range(self.id.seq, units) || !in_range(self.lamport, units) {
+            return Err(InvalidTreeOp::Overflow);
+        }
+        for dep in self.dependencies() {
+            if !in_range(dep.seq, dep.len) {
+                return Err(InvalidTreeOp::Overflow);
+            }
+            if dep.replica == self.id.replica && dep.end() > self.id.seq {
+                return Err(InvalidTreeOp::SelfReference(dep));
+            }
         }
         match &self.kind {
             TreeOpKind::Create { name, entry, .. } => {

@@ -100,7 +100,14 @@ impl Structure {
 
     fn do_move(&mut self, entry: Index, to: Place) {
         let from = self.places[entry as usize].clone();
-        if !self.is_inside(to.parent, self.ids[entry as usize]) {
+        let id = self.ids[entry as usize];
+        // Only an entry with children can have `to.parent` below it (and
+        // most moves are creates, of entries without any).
+        let cycle = match self.children[entry as usize].is_empty() {
+            true => to.parent == id,
+            false => self.is_inside(to.parent, id),
+        };
+        if !cycle {
             self.set(entry, Some(to.clone()));
         }
         self.log.push(Move { entry, to, from });

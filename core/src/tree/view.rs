@@ -73,7 +73,7 @@ type Scope<'a> = Vec<&'a VersionVector>;
 impl<'a> ViewRef<'a> {
     /// What `path` shows (`""`, the top directory, shows nothing).
     pub fn get(&self, path: &str) -> Option<Shown> {
-        let mut scope = self.deletes_of(EntryId::Root);
+        let mut scope = self.deletes_of(EntryId::Root).collect();
         let mut dir = EntryId::Root;
         let mut parts = path.split('/').peekable();
         while let Some(part) = parts.next() {
@@ -96,7 +96,7 @@ impl<'a> ViewRef<'a> {
             return Some(String::new());
         }
         let chain = self.chain(entry)?;
-        let mut scope = self.deletes_of(EntryId::Root);
+        let mut scope = self.deletes_of(EntryId::Root).collect();
         let (mut dir, mut path) = (EntryId::Root, String::new());
         for &entry in chain.iter().rev() {
             let names = self.names(dir, &scope);
@@ -114,7 +114,7 @@ impl<'a> ViewRef<'a> {
     /// Every visible path (the top directory excluded), in path order.
     pub fn iter(&self) -> Vec<(String, Shown)> {
         let mut shown = Vec::new();
-        let mut dirs = vec![(EntryId::Root, String::new(), self.deletes_of(EntryId::Root))];
+        let mut dirs = vec![(EntryId::Root, String::new(), self.deletes_of(EntryId::Root).collect())];
         while let Some((dir, path, scope)) = dirs.pop() {
             for (name, what) in &self.names(dir, &scope).by_name {
                 let child_path = if path.is_empty() { name.clone() } else { format!("{path}/{name}") };
@@ -138,7 +138,7 @@ impl<'a> ViewRef<'a> {
             return true;
         }
         let Some(chain) = self.chain(entry) else { return false };
-        let mut scope = self.deletes_of(EntryId::Root);
+        let mut scope = self.deletes_of(EntryId::Root).collect();
         chain.iter().rev().all(|&at| {
             let shows = self.shows(at, &scope);
             scope.extend(self.deletes_of(at));
@@ -155,7 +155,7 @@ impl<'a> ViewRef<'a> {
 
     /// The deletes of `dir` and the directories above it.
     fn scope_of(&self, dir: EntryId) -> Scope<'a> {
-        let mut scope = self.deletes_of(dir);
+        let mut scope: Scope<'a> = self.deletes_of(dir).collect();
         for above in self.structure.ancestors(dir) {
             scope.extend(self.deletes_of(above));
         }
@@ -170,8 +170,9 @@ impl<'a> ViewRef<'a> {
         (chain.pop() == Some(EntryId::Root)).then_some(chain)
     }
 
-    fn deletes_of(&self, entry: EntryId) -> Scope<'a> {
-        self.entries.get(&entry).map(|e| e.deletes.iter().collect()).unwrap_or_default()
+    /// The deletes of `entry`.
+    fn deletes_of(&self, entry: EntryId) -> impl Iterator<Item = &'a VersionVector> {
+        self.entries.get(&entry).into_iter().flat_map(|e| e.deletes.iter())
     }
 
     fn is_dir(&self, entry: EntryId) -> bool {
@@ -312,12 +313,16 @@ impl View {
         self.forget_subtree(structure, entry);
     }
 
-    /// Forgets what a change of `entry`'s content or bit can have changed:
-    /// nothing when it shows as a file that is not removed, since more
-    /// changes only keep it so (and no conflict copy came or went).
+    /// Forgets what a change of `entry`'s content, bit or place can have
+    /// changed: the conflict copies beside it when `copies_changed`, and
+    /// whether it shows unless it is known to show as not removed (more
+    /// changes only keep it so; until a delete is applied, all show).
     pub fn forget_change(&mut self, structure: &Structure, entry: EntryId, copies_changed: bool) {
+        if let (true, Some(place)) = (copies_changed, structure.place(entry)) {
+            self.dirs.get_mut().remove(&place.parent);
+        }
         let shows = self.shows.get_mut().get(&entry).copied();
-        if copies_changed || shows != Some(true) {
+        if self.any_deletes && shows != Some(true) {
             self.forget_up(structure, entry);
         }
     }
