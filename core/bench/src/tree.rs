@@ -398,21 +398,28 @@ struct Breakdown {
     view_before: Duration,
 }
 
-/// A fresh replica merges `history` (timed), then answers a first query,
-/// which computes the view (timed apart).
-fn merge_then_query((ops, ids): <Memo as MovableTree>::History) -> (Duration, Duration) {
-    let start = Instant::now();
-    let mut tree = WorkTree::new(ReplicaId::from_u128(MERGING.into()), Arc::new(EmptyBase));
-    for op in ops {
-        tree.apply(op).expect("a replica's own history applies");
+/// A fresh replica merges `history`, then answers a first query, which
+/// computes the view: the median times of both, over `runs` runs.
+fn merge_then_query(history: <Memo as MovableTree>::History, runs: usize) -> (Duration, Duration) {
+    let (mut applying, mut querying) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        let (ops, ids) = history.clone();
+        let start = Instant::now();
+        let mut tree = WorkTree::new(ReplicaId::from_u128(MERGING.into()), Arc::new(EmptyBase));
+        for op in ops {
+            tree.apply(op).expect("a replica's own history applies");
+        }
+        applying.push(start.elapsed());
+        let start = Instant::now();
+        black_box(tree.path_of(ids[0]));
+        querying.push(start.elapsed());
     }
-    let applying = start.elapsed();
-    let start = Instant::now();
-    black_box(tree.path_of(ids[0]));
-    (applying, start.elapsed())
+    applying.sort();
+    querying.sort();
+    (applying[applying.len() / 2], querying[querying.len() / 2])
 }
 
-fn memo_breakdown(plan: &Plan) -> Breakdown {
+fn memo_breakdown(plan: &Plan, runs: usize) -> Breakdown {
     let mut doc = Memo::build(plan);
     let mut b = Breakdown::default();
     // The build ends with a query: the view is up to date.
@@ -438,9 +445,9 @@ fn memo_breakdown(plan: &Plan) -> Breakdown {
         b.renames += 1;
         stale |= renamed;
     }
-    (b.merge_applying, b.merge_query) = merge_then_query(Memo::history(&doc));
+    (b.merge_applying, b.merge_query) = merge_then_query(Memo::history(&doc), runs);
     drop(doc);
-    b.view_before = merge_then_query(Memo::history(&Memo::build(plan))).1;
+    b.view_before = merge_then_query(Memo::history(&Memo::build(plan)), runs).1;
     b
 }
 
@@ -454,7 +461,7 @@ fn moves_table(plan: &Plan, settings: &TreeSettings) -> String {
         measure::<Loro<true, true>>(plan, runs, &mut reference),
         measure::<Loro<false, false>>(plan, runs, &mut reference),
     ];
-    let breakdown = memo_breakdown(plan);
+    let breakdown = memo_breakdown(plan, runs);
     let (initial_depth, initial_deepest) = depths(&plan.parents);
     let (depth, deepest) = reference.as_deref().map_or((0.0, 0), depths);
 
@@ -510,8 +517,8 @@ fn moves_table(plan: &Plan, settings: &TreeSettings) -> String {
         "\nWhere memo-core's local moves spend their time (one more run, each call timed): \
          {} in total; {} ({:.0}%) in the {} path queries that recompute the view after a change \
          ({:.0} µs each), {} in the {} other path queries, {} in the {} `rename` calls ({:.1} µs each). \
-         Its remote merge: {} applying the operations, {} in the first query (one view). \
-         One view of the same nodes before the moves, when they are shallower: {}.",
+         Its remote merge (median of {} runs): {} applying the operations, {} in the first query \
+         (one view); one view of the same nodes before the moves, when they are shallower: {}.",
         fmt_time(total),
         fmt_time(b.recomputing),
         100.0 * b.recomputing.as_secs_f64() / total.as_secs_f64().max(f64::MIN_POSITIVE),
@@ -522,6 +529,7 @@ fn moves_table(plan: &Plan, settings: &TreeSettings) -> String {
         fmt_time(b.renaming),
         thousands(b.renames),
         per(b.renaming, b.renames),
+        runs,
         fmt_time(b.merge_applying),
         fmt_time(b.merge_query),
         fmt_time(b.view_before),
