@@ -71,15 +71,15 @@ pub fn is_sequential(trace: &Trace) -> bool {
 }
 
 /// One timed run: what it built, how long it took, and the bytes it holds.
-struct Sample<T> {
-    value: T,
-    time: Duration,
-    bytes: usize,
+pub(crate) struct Sample<T> {
+    pub value: T,
+    pub time: Duration,
+    pub bytes: usize,
 }
 
 /// Times `build(prepare())`, leaving `prepare` out of the time but not out
 /// of the bytes: what `build` consumes and frees is not counted as held.
-fn sample<I, T>(prepare: impl FnOnce() -> I, build: impl FnOnce(I) -> T) -> Sample<T> {
+pub(crate) fn sample<I, T>(prepare: impl FnOnce() -> I, build: impl FnOnce(I) -> T) -> Sample<T> {
     let before = live_bytes();
     let input = prepare();
     let start = Instant::now();
@@ -91,7 +91,7 @@ fn sample<I, T>(prepare: impl FnOnce() -> I, build: impl FnOnce(I) -> T) -> Samp
 /// Runs `build(prepare())` `runs` times (each result dropped before the next
 /// run) and returns the last result, the median time and the last run's
 /// bytes.
-fn repeat<I, T>(runs: usize, mut prepare: impl FnMut() -> I, mut build: impl FnMut(I) -> T) -> Sample<T> {
+pub(crate) fn repeat<I, T>(runs: usize, mut prepare: impl FnMut() -> I, mut build: impl FnMut(I) -> T) -> Sample<T> {
     let mut times = Vec::with_capacity(runs);
     let mut last: Option<Sample<T>> = None;
     for _ in 0..runs.max(1) {

@@ -5,7 +5,12 @@
 //! ```text
 //! cargo run -p memo-bench --release -- [--trace NAME]... [--runs N]
 //!     [--skip-slow] [--slow-runs N] [--only PEER]...
+//! cargo run -p memo-bench --release -- --tree [--runs N] [--tree-nodes N]
+//!     [--tree-moves N] [--base-files N]
 //! ```
+//!
+//! `--tree` runs the working-tree section instead of the traces: memo-core's
+//! `WorkTree` against loro's movable tree, and a large base snapshot.
 
 #[allow(unsafe_code)] // the one `unsafe impl GlobalAlloc`
 mod alloc;
@@ -13,6 +18,7 @@ mod bench;
 mod peers;
 mod report;
 mod simulate;
+mod tree;
 
 use bench::{is_sequential, Row, Settings};
 use clap::Parser;
@@ -54,10 +60,33 @@ struct Args {
     /// loro, automerge, yrs, jumprope.
     #[arg(long = "only", value_name = "PEER")]
     only: Vec<String>,
+    /// Run the working-tree section instead of the traces: random moves in
+    /// memo-core's `WorkTree` and loro's `LoroTree`, and loading a large
+    /// base snapshot.
+    #[arg(long)]
+    tree: bool,
+    /// Working tree: nodes (directories) the moves shuffle.
+    #[arg(long, default_value_t = 1000, requires = "tree")]
+    tree_nodes: usize,
+    /// Working tree: moves tried.
+    #[arg(long, default_value_t = 10_000, requires = "tree")]
+    tree_moves: usize,
+    /// Working tree: files of the base snapshot (1,000 to a directory).
+    #[arg(long, default_value_t = 100_000, requires = "tree")]
+    base_files: usize,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.tree {
+        tree::run(&tree::TreeSettings {
+            runs: args.runs.max(1),
+            nodes: args.tree_nodes.max(1),
+            moves: args.tree_moves,
+            base_files: args.base_files.max(1),
+        });
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = memo_traces::traces_dir() {
         eprintln!("memo-bench: {e}");
         return ExitCode::FAILURE;

@@ -69,10 +69,10 @@ fn bytes(c: &Cell<usize>) -> Option<f64> {
     }
 }
 
-fn cell<T: Copy + Into<Measure>>(c: &Cell<T>, memo: Option<f64>, fmt: fn(T) -> String) -> String {
+pub(crate) fn cell<T: Copy + Into<Measure>>(c: &Cell<T>, memo: Option<f64>, fmt: fn(T) -> String) -> String {
     match c {
         Cell::Value(v) => match memo {
-            Some(base) if base > 0.0 => format!("{} ({:.2}×)", fmt(*v), (*v).into().0 / base),
+            Some(base) if base > 0.0 => format!("{} ({})", fmt(*v), ratio((*v).into().0 / base)),
             _ => fmt(*v),
         },
         Cell::NotApplicable => "n/a".to_owned(),
@@ -81,8 +81,17 @@ fn cell<T: Copy + Into<Measure>>(c: &Cell<T>, memo: Option<f64>, fmt: fn(T) -> S
     }
 }
 
+/// A ratio to memo-core's, with two decimals, or two significant digits
+/// below 0.01 (`0.0012×`).
+fn ratio(r: f64) -> String {
+    match r {
+        r if r == 0.0 || r >= 0.01 => format!("{r:.2}×"),
+        r => format!("{:.*}×", (1 - r.log10().floor() as i32) as usize, r),
+    }
+}
+
 /// A measure as a number, for ratios.
-struct Measure(f64);
+pub(crate) struct Measure(pub f64);
 
 impl From<Duration> for Measure {
     fn from(d: Duration) -> Self {
@@ -96,7 +105,7 @@ impl From<usize> for Measure {
     }
 }
 
-fn fmt_time(d: Duration) -> String {
+pub(crate) fn fmt_time(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1e3;
     match ms {
         ms if ms < 10.0 => format!("{ms:.2} ms"),
@@ -105,7 +114,7 @@ fn fmt_time(d: Duration) -> String {
     }
 }
 
-fn fmt_bytes(b: usize) -> String {
+pub(crate) fn fmt_bytes(b: usize) -> String {
     const KIB: f64 = 1024.0;
     let b = b as f64;
     match b {
