@@ -52,10 +52,10 @@ fn legend(settings: &TreeSettings) -> String {
         "Times are the median of {runs} runs. Each value is followed by its ratio to memo-core's \
          (peer ÷ memo-core: above 1× means memo-core is faster or smaller).\n\n\
          - **local moves**: a replica holding the tree tries every move of the list, as local \
-         edits. memo-core moves by path: it asks the node's and the new parent's paths \
-         (`path_of`) and calls `rename(path, \"{{parent path}}/n{{node}}\")`, skipping a move when \
-         `rename` returns an error; loro calls `LoroTree::mov`, skipping a move when it returns an \
-         error. Building the tree first (a `create_dir` / `create` per node) is not timed.\n\
+         edits, by identity: memo-core calls `move_entry(node, new parent, \"n{{node}}\")` \
+         (which checks the node and the parent show, the name is free and no cycle is made, as \
+         `rename` does after resolving two paths), loro calls `LoroTree::mov`; a move is skipped \
+         when either returns an error. Building the tree first (a `create_dir` / `create` per node) is not timed.\n\
          - **moves applied**: how many of the moves tried were applied (the rest would have made \
          a cycle, or, for memo-core, put a node where it already is, which loro applies as a move \
          in place).\n\
@@ -140,14 +140,6 @@ impl MemoTree {
     fn path(&self, node: usize) -> String {
         self.tree.path_of(self.ids[node]).expect("every node shows")
     }
-
-    /// Where the plan's move puts `node`.
-    fn target(&self, node: usize, parent: Option<usize>) -> String {
-        match parent {
-            None => name(node),
-            Some(p) => format!("{}/{}", self.path(p), name(node)),
-        }
-    }
 }
 
 impl MovableTree for Memo {
@@ -174,9 +166,8 @@ impl MovableTree for Memo {
     fn apply_moves(doc: &mut MemoTree, plan: &Plan) -> usize {
         let mut applied = 0;
         for &(node, parent) in &plan.moves {
-            let from = doc.path(node);
-            let to = doc.target(node, parent);
-            if doc.tree.rename(&from, &to).is_ok() {
+            let parent = parent.map_or(EntryId::Root, |p| doc.ids[p]);
+            if doc.tree.move_entry(doc.ids[node], parent, &name(node)).is_ok() {
                 applied += 1;
             }
         }
@@ -379,78 +370,6 @@ fn checked<T>(ok: bool, value: T) -> Cell<T> {
     }
 }
 
-/// Where memo-core's local moves spend their time, from one instrumented
-/// run: path queries that recompute the view (the first after a change),
-/// the other path queries, and `rename` itself.
-#[derive(Debug, Default)]
-struct Breakdown {
-    recomputing: Duration,
-    recomputes: usize,
-    other_queries: Duration,
-    queries: usize,
-    renaming: Duration,
-    renames: usize,
-    /// The remote merge: applying the operations, then the first query.
-    merge_applying: Duration,
-    merge_query: Duration,
-    /// One view of the tree before the moves (the first query of a fresh
-    /// replica that merged the creates).
-    view_before: Duration,
-}
-
-/// A fresh replica merges `history`, then answers a first query, which
-/// computes the view: the median times of both, over `runs` runs.
-fn merge_then_query(history: <Memo as MovableTree>::History, runs: usize) -> (Duration, Duration) {
-    let (mut applying, mut querying) = (Vec::new(), Vec::new());
-    for _ in 0..runs.max(1) {
-        let (ops, ids) = history.clone();
-        let start = Instant::now();
-        let mut tree = WorkTree::new(ReplicaId::from_u128(MERGING.into()), Arc::new(EmptyBase));
-        for op in ops {
-            tree.apply(op).expect("a replica's own history applies");
-        }
-        applying.push(start.elapsed());
-        let start = Instant::now();
-        black_box(tree.path_of(ids[0]));
-        querying.push(start.elapsed());
-    }
-    applying.sort();
-    querying.sort();
-    (applying[applying.len() / 2], querying[querying.len() / 2])
-}
-
-fn memo_breakdown(plan: &Plan, runs: usize) -> Breakdown {
-    let mut doc = Memo::build(plan);
-    let mut b = Breakdown::default();
-    // The build ends with a query: the view is up to date.
-    let mut stale = false;
-    let query = |b: &mut Breakdown, stale: &mut bool, doc: &MemoTree, node: usize| {
-        let start = Instant::now();
-        let path = doc.path(node);
-        match std::mem::replace(stale, false) {
-            true => (b.recomputing += start.elapsed(), b.recomputes += 1),
-            false => (b.other_queries += start.elapsed(), b.queries += 1),
-        };
-        path
-    };
-    for &(node, parent) in &plan.moves {
-        let from = query(&mut b, &mut stale, &doc, node);
-        let to = match parent {
-            None => name(node),
-            Some(p) => format!("{}/{}", query(&mut b, &mut stale, &doc, p), name(node)),
-        };
-        let start = Instant::now();
-        let renamed = doc.tree.rename(&from, &to).is_ok();
-        b.renaming += start.elapsed();
-        b.renames += 1;
-        stale |= renamed;
-    }
-    (b.merge_applying, b.merge_query) = merge_then_query(Memo::history(&doc), runs);
-    drop(doc);
-    b.view_before = merge_then_query(Memo::history(&Memo::build(plan)), runs).1;
-    b
-}
-
 fn moves_table(plan: &Plan, settings: &TreeSettings) -> String {
     let runs = settings.runs;
     eprintln!("working tree: {} nodes, {} moves", plan.parents.len(), plan.moves.len());
@@ -461,7 +380,6 @@ fn moves_table(plan: &Plan, settings: &TreeSettings) -> String {
         measure::<Loro<true, true>>(plan, runs, &mut reference),
         measure::<Loro<false, false>>(plan, runs, &mut reference),
     ];
-    let breakdown = memo_breakdown(plan, runs);
     let (initial_depth, initial_deepest) = depths(&plan.parents);
     let (depth, deepest) = reference.as_deref().map_or((0.0, 0), depths);
 
@@ -509,31 +427,6 @@ fn moves_table(plan: &Plan, settings: &TreeSettings) -> String {
             cell(&row.merged_memory, base(bytes(&memo.merged_memory)), fmt_bytes),
         );
     }
-    let b = &breakdown;
-    let total = b.recomputing + b.other_queries + b.renaming;
-    let per = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n.max(1) as f64;
-    let _ = writeln!(
-        out,
-        "\nWhere memo-core's local moves spend their time (one more run, each call timed): \
-         {} in total; {} ({:.0}%) in the {} path queries that recompute the view after a change \
-         ({:.0} µs each), {} in the {} other path queries, {} in the {} `rename` calls ({:.1} µs each). \
-         Its remote merge (median of {} runs): {} applying the operations, {} in the first query \
-         (one view); one view of the same nodes before the moves, when they are shallower: {}.",
-        fmt_time(total),
-        fmt_time(b.recomputing),
-        100.0 * b.recomputing.as_secs_f64() / total.as_secs_f64().max(f64::MIN_POSITIVE),
-        thousands(b.recomputes),
-        per(b.recomputing, b.recomputes),
-        fmt_time(b.other_queries),
-        thousands(b.queries),
-        fmt_time(b.renaming),
-        thousands(b.renames),
-        per(b.renaming, b.renames),
-        runs,
-        fmt_time(b.merge_applying),
-        fmt_time(b.merge_query),
-        fmt_time(b.view_before),
-    );
     out
 }
 
@@ -651,7 +544,7 @@ fn base_table(settings: &TreeSettings) -> String {
     );
     let _ = writeln!(
         out,
-        "| on the loaded tree: `rename` of one file, then `entry_at` (the view is recomputed) | {} | n/a |",
+        "| on the loaded tree: `rename` of one file, then `entry_at` | {} | n/a |",
         fmt_time(change.time)
     );
     let _ = writeln!(

@@ -137,6 +137,9 @@ impl<'a> ViewRef<'a> {
         if entry == EntryId::Root {
             return true;
         }
+        if !self.view.any_deletes {
+            return self.structure.ancestors(entry).last() == Some(EntryId::Root);
+        }
         let Some(chain) = self.chain(entry) else { return false };
         let mut scope = self.deletes_of(EntryId::Root).collect();
         chain.iter().rev().all(|&at| {
