@@ -33,6 +33,13 @@
 //!   local edits ([`LocalStamp`]) and decides when a remote operation is
 //!   ready. [`TextDoc`] is that host for a single document; a working tree
 //!   hosts one `TextCrdt` per file, all numbered from one sequence.
+//! - The **working-tree CRDT** ([`WorkTree`]) replicates a whole working
+//!   copy: entries with identities that survive renames, moves ordered by
+//!   Lamport stamp so that no cycle ever forms, deletes that remove only
+//!   what their author saw, and a deterministic view with unique names. It
+//!   starts from a base snapshot (a Git commit) whose content every replica
+//!   has, so it is never sent. All its operations ([`TreeOp`]), text edits
+//!   included, share one sequence per replica and one version vector.
 //!
 //! ```
 //! use memo_core::{ReplicaId, TextDoc};
@@ -57,6 +64,7 @@
 //! - [`causal`]: the bounded buffer of operations waiting for dependencies.
 //! - [`text`]: the text CRDT ([`TextCrdt`]) and the single-document replica
 //!   that hosts it ([`TextDoc`]); anchors, history, undo, offset conversions.
+//! - [`tree`]: the working-tree CRDT, its base snapshot, views and history.
 //! - [`encoding`]: the compact binary encoding of operations and histories.
 
 pub mod causal;

@@ -7,12 +7,13 @@
 //! Lamport clock and counted by one [`VersionVector`], and wait in one
 //! causal buffer. The parts:
 //!
-//! - [`structure`]: where each entry stands, decided by moves in stamp
+//! - `structure`: where each entry stands, decided by moves in stamp
 //!   order (Kleppmann et al. 2021: no cycle, the same tree everywhere);
-//! - [`view`]: which entries show and under which names (deletes remove
+//! - `view`: which entries show and under which names (deletes remove
 //!   only what their author saw; name conflicts get deterministic names);
-//! - [`base`]: the Git commit a tree starts from, whose content is never
-//!   sent; [`ids`]: the derived identities that make this work;
+//! - `base`: the Git commit a tree starts from ([`BaseSnapshot`]), whose
+//!   content is never sent; `ids`: the derived identities that make this
+//!   work;
 //! - `local` (edits made here), `remote` (applying operations), `query`
 //!   (listing, reading, history).
 //!

@@ -93,9 +93,12 @@ fn snapshot(tree: &WorkTree) -> Snapshot {
         .collect()
 }
 
-/// Every shown path's directory shows too.
+/// Every shown path's directory shows too (nothing cut off by a cycle),
+/// and no two entries show on one path.
 fn assert_connected(tree: &WorkTree) {
     let paths = tree.paths();
+    let unique: std::collections::BTreeSet<&String> = paths.iter().collect();
+    assert_eq!(unique.len(), paths.len(), "two entries on one path");
     for path in &paths {
         if let Some((dir, _)) = path.rsplit_once('/') {
             assert!(paths.iter().any(|p| p == dir), "{path} shows but {dir} does not");

@@ -371,12 +371,18 @@ fn base_content_never_travels() {
 fn a_rename_costs_tens_of_bytes() {
     let base = base();
     let mut a = tree(1, &base);
+    // A base file: its id is derived (16 bytes), as is the top directory's.
     let rename = a.rename("README.md", "README.txt").unwrap();
     let len = rename.encode().len();
-    assert!(len < 80, "{len} bytes");
+    assert!(len <= 60, "{len} bytes");
     let keystroke = a.edit_text("README.txt", 0, 0, "x").unwrap();
     let len = keystroke[0].encode().len();
-    assert!(len < 80, "{len} bytes");
+    assert!(len <= 60, "{len} bytes");
+    // A file this replica created: named relative to the operation.
+    a.create_text("notes", "n").unwrap();
+    let rename = a.rename("notes", "a/notes").unwrap();
+    let len = rename.encode().len();
+    assert!(len <= 50, "{len} bytes");
 }
 
 #[test]
