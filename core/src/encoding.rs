@@ -93,12 +93,17 @@ enum Ref {
     /// The character right after the left origin in its author's sequence
     /// (typing into the middle of a run). Only for right origins.
     AfterLeft,
+    /// A character of the edited file's base text ([`ReplicaId::BASE_TEXT`]).
+    Base {
+        seq: u64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
 enum RangeRef {
     Own { back: u64, len: u64 },
     Other { replica: [u8; 16], seq: u64, len: u64 },
+    Base { seq: u64, len: u64 },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -124,6 +129,7 @@ fn to_ref(op: &OpId, id: Option<OpId>) -> Ref {
         None => Ref::None,
         Some(id) if id.replica == op.replica && id.seq + 1 == op.seq => Ref::Previous,
         Some(id) if id.replica == op.replica && id.seq < op.seq => Ref::Own { back: op.seq - id.seq },
+        Some(id) if id.replica == ReplicaId::BASE_TEXT => Ref::Base { seq: id.seq },
         Some(id) => Ref::Other { replica: *id.replica.as_bytes(), seq: id.seq },
     }
 }
@@ -141,15 +147,17 @@ fn from_ref(op: &OpId, r: Ref) -> Result<Option<OpId>, DecodeError> {
         Ref::Previous => own(1),
         Ref::Own { back } => own(back),
         Ref::Other { replica, seq } => Ok(Some(OpId::new(ReplicaId::from_bytes(replica), seq))),
+        Ref::Base { seq } => Ok(Some(OpId::new(ReplicaId::BASE_TEXT, seq))),
     }
 }
 
 fn to_range_refs(op: &OpId, ranges: &[IdRange]) -> Vec<RangeRef> {
     ranges
         .iter()
-        .map(|r| match r.replica == op.replica && r.seq < op.seq {
-            true => RangeRef::Own { back: op.seq - r.seq, len: r.len },
-            false => RangeRef::Other { replica: *r.replica.as_bytes(), seq: r.seq, len: r.len },
+        .map(|r| match r.replica {
+            replica if replica == op.replica && r.seq < op.seq => RangeRef::Own { back: op.seq - r.seq, len: r.len },
+            ReplicaId::BASE_TEXT => RangeRef::Base { seq: r.seq, len: r.len },
+            replica => RangeRef::Other { replica: *replica.as_bytes(), seq: r.seq, len: r.len },
         })
         .collect()
 }
@@ -163,6 +171,7 @@ fn from_range_refs(op: &OpId, refs: Vec<RangeRef>) -> Result<Vec<IdRange>, Decod
                 .map(|seq| IdRange::new(op.replica, seq, len))
                 .ok_or_else(|| DecodeError::Malformed("range before the author's first unit".into())),
             RangeRef::Other { replica, seq, len } => Ok(IdRange::new(ReplicaId::from_bytes(replica), seq, len)),
+            RangeRef::Base { seq, len } => Ok(IdRange::new(ReplicaId::BASE_TEXT, seq, len)),
         })
         .collect()
 }

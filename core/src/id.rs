@@ -15,6 +15,11 @@ impl ReplicaId {
     /// snapshot's stamps use it, so that they sort before every replica's.
     pub const NIL: ReplicaId = ReplicaId(uuid::Uuid::nil());
 
+    /// "The base text of the file this operation edits", as working-tree
+    /// operations name base characters on the wire: the receiver knows the
+    /// file's base, so its 16-byte id need not travel. (A UUID version 8.)
+    pub const BASE_TEXT: ReplicaId = ReplicaId(uuid::Uuid::from_u128(0x0000_0000_0000_8000_8000_0000_0000_0000));
+
     /// A UUID v4 made from 16 random bytes (the version bits are set here).
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
         Self(uuid::Builder::from_random_bytes(bytes).into_uuid())

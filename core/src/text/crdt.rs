@@ -117,6 +117,11 @@ impl TextCrdt {
         crdt
     }
 
+    /// The id of the base text's characters, if it has one.
+    pub fn base(&self) -> Option<ReplicaId> {
+        self.base.map(|base| self.replicas.id(base))
+    }
+
     /// A document with this one's replica and base text, and no operation.
     fn without_history(&self) -> Self {
         match self.base {

@@ -4,7 +4,7 @@
 use super::base::split_path;
 use super::entry::{Bytes, Kind};
 use super::ids::EntryId;
-use super::op::{check_name, InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, MAX_CONTENT_BYTES};
+use super::op::{base_to_wire, check_name, InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, MAX_CONTENT_BYTES};
 use super::view::Shown;
 use super::WorkTree;
 use crate::id::{LocalStamp, OpId};
@@ -216,7 +216,7 @@ impl WorkTree {
         let text_ops = make(self.text_crdt(file)?, &mut stamp)?;
         let mut ops = Vec::with_capacity(text_ops.len());
         for text in text_ops {
-            let kind = TreeOpKind::Edit { file, edit: text.kind };
+            let kind = TreeOpKind::Edit { file, edit: base_to_wire(text.kind) };
             let op = TreeOp { id: text.id, lamport: text.lamport, timeline: self.timeline, kind };
             let units = op.units();
             self.touch(file, op.id, units, true);

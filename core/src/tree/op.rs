@@ -3,7 +3,7 @@
 //! takes `n` units, every other operation one).
 
 use super::ids::{EntryId, TimelineId};
-use crate::id::{IdRange, Lamport, OpId};
+use crate::id::{IdRange, Lamport, OpId, ReplicaId};
 use crate::text::{InvalidOp as InvalidTextOp, TextOp, TextOpKind, MAX_SEQ};
 use crate::version::VersionVector;
 use serde::{Deserialize, Serialize};
@@ -209,6 +209,35 @@ impl TreeOp {
             TreeOpKind::SetContent { content, .. } => check_size(content.len()),
             TreeOpKind::SetExecutable { .. } | TreeOpKind::Opaque { .. } => Ok(()),
         }
+    }
+}
+
+/// `edit` with its base-text characters named as [`ReplicaId::BASE_TEXT`],
+/// as tree operations carry them (the file says which base text).
+pub(crate) fn base_to_wire(edit: TextOpKind) -> TextOpKind {
+    map_replicas(edit, |r| if r.is_base_text() { ReplicaId::BASE_TEXT } else { r })
+}
+
+/// `edit` with [`ReplicaId::BASE_TEXT`] replaced by the id of its file's
+/// base text, `base` (left as is when the file has none: the edit then
+/// names characters that do not exist, and is refused).
+pub(crate) fn base_from_wire(edit: TextOpKind, base: Option<ReplicaId>) -> TextOpKind {
+    match base {
+        Some(base) => map_replicas(edit, |r| if r == ReplicaId::BASE_TEXT { base } else { r }),
+        None => edit,
+    }
+}
+
+fn map_replicas(edit: TextOpKind, f: impl Fn(ReplicaId) -> ReplicaId) -> TextOpKind {
+    let id = |id: OpId| OpId::new(f(id.replica), id.seq);
+    let range = |r: &IdRange| IdRange::new(f(r.replica), r.seq, r.len);
+    match edit {
+        TextOpKind::Insert { left, right, text } => {
+            TextOpKind::Insert { left: left.map(id), right: right.map(id), text }
+        }
+        TextOpKind::Delete { targets } => TextOpKind::Delete { targets: targets.iter().map(range).collect() },
+        TextOpKind::Undo { edits, undone } => TextOpKind::Undo { edits: edits.iter().map(range).collect(), undone },
+        opaque @ TextOpKind::Opaque { .. } => opaque,
     }
 }
 

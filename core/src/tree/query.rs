@@ -4,7 +4,7 @@
 use super::entry::{Bytes, Kind};
 use super::ids::{EntryId, TimelineId};
 use super::local::TreeError;
-use super::op::{TreeOp, TreeOpKind};
+use super::op::{base_to_wire, TreeOp, TreeOpKind};
 use super::view::Shown;
 use super::{is_text, Logged, WorkTree};
 use crate::id::ReplicaId;
@@ -188,7 +188,7 @@ impl WorkTree {
                         _ => VecDeque::new(),
                     });
                     while let Some(text) = queue.front().filter(|t| range.contains(t.id)) {
-                        let edit = TreeOpKind::Edit { file: *file, edit: text.kind.clone() };
+                        let edit = TreeOpKind::Edit { file: *file, edit: base_to_wire(text.kind.clone()) };
                         let timeline = self.timeline_of(text.range());
                         ops.push(TreeOp { id: text.id, lamport: text.lamport, timeline, kind: edit });
                         queue.pop_front();

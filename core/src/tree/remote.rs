@@ -2,7 +2,7 @@
 
 use super::entry::{Bytes, Entry, Kind, Lww, Register};
 use super::ids::{EntryId, TimelineId};
-use super::op::{InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, ValueId};
+use super::op::{base_from_wire, InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, ValueId};
 use super::structure::{Place, Stamp};
 use super::WorkTree;
 use crate::causal::{self, BufferFull, CausalOp, Waiting};
@@ -125,8 +125,9 @@ impl WorkTree {
                 self.view.forget_delete(&self.structure, *entry);
             }
             TreeOpKind::Edit { file, edit } => {
-                let text = op.text_op(edit.clone());
-                self.text_crdt(*file)?.integrate(text, &mut Vec::new())?;
+                let crdt = self.text_crdt(*file)?;
+                let text = op.text_op(base_from_wire(edit.clone(), crdt.base()));
+                crdt.integrate(text, &mut Vec::new())?;
                 self.touch(*file, op.id, units, true);
                 self.view.forget_change(&self.structure, *file, false);
             }

@@ -8,7 +8,9 @@
 //! keeps it as [`TreeOpKind::Opaque`] (it occupies its units, so the
 //! author's later operations still apply) and forwards it unchanged.
 //! References to entries and values made by the author itself are
-//! relative, as for characters.
+//! relative, as for characters, and characters of the edited file's base
+//! text are named by their number alone ([`crate::ReplicaId::BASE_TEXT`]):
+//! the receiver knows which base text the file has.
 
 use super::ids::{EntryId, TimelineId};
 use super::op::{NewEntry, TreeOp, TreeOpKind, ValueId};
