@@ -76,15 +76,35 @@ pub const MAX_INSERT_BYTES: usize = 1 << 30;
 /// units per replica, and they pack into 8-byte ids.
 pub(crate) const MAX_SEQ: u64 = 1 << 48;
 
-impl TextOp {
-    /// How many sequence numbers (and Lamport stamps) this operation uses.
+impl TextOpKind {
+    /// How many sequence numbers (and Lamport stamps) an operation of this
+    /// kind uses.
     pub fn units(&self) -> u64 {
-        match &self.kind {
+        match self {
             TextOpKind::Insert { text, .. } => char_count(text),
             TextOpKind::Delete { targets } => targets.iter().map(|t| t.len).sum(),
             TextOpKind::Undo { .. } => 1,
             TextOpKind::Opaque { units, .. } => *units,
         }
+    }
+
+    /// The units that must have been applied before an operation of this
+    /// kind can be.
+    pub fn dependencies(&self) -> Vec<IdRange> {
+        let one = |id: &OpId| IdRange::new(id.replica, id.seq, 1);
+        match self {
+            TextOpKind::Insert { left, right, .. } => left.iter().chain(right.iter()).map(one).collect(),
+            TextOpKind::Delete { targets } => targets.to_vec(),
+            TextOpKind::Undo { edits, .. } => edits.clone(),
+            TextOpKind::Opaque { .. } => Vec::new(),
+        }
+    }
+}
+
+impl TextOp {
+    /// How many sequence numbers (and Lamport stamps) this operation uses.
+    pub fn units(&self) -> u64 {
+        self.kind.units()
     }
 
     /// The units this operation covers: the handle for undoing it.
@@ -94,13 +114,7 @@ impl TextOp {
 
     /// The units that must have been applied before this operation can be.
     pub fn dependencies(&self) -> Vec<IdRange> {
-        let one = |id: &OpId| IdRange::new(id.replica, id.seq, 1);
-        match &self.kind {
-            TextOpKind::Insert { left, right, .. } => left.iter().chain(right.iter()).map(one).collect(),
-            TextOpKind::Delete { targets } => targets.to_vec(),
-            TextOpKind::Undo { edits, .. } => edits.clone(),
-            TextOpKind::Opaque { .. } => Vec::new(),
-        }
+        self.kind.dependencies()
     }
 
     /// Structural checks that need no document state.

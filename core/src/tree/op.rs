@@ -116,7 +116,7 @@ impl TreeOp {
     /// How many units of its author's sequence it takes.
     pub fn units(&self) -> u64 {
         match &self.kind {
-            TreeOpKind::Edit { edit, .. } => self.text_op(edit.clone()).units(),
+            TreeOpKind::Edit { edit, .. } => edit.units(),
             TreeOpKind::Opaque { units, .. } => *units,
             _ => 1,
         }
@@ -153,8 +153,7 @@ impl TreeOp {
         let mut deps: Vec<IdRange> = self.entries().iter().filter_map(EntryId::creator).map(one).collect();
         match &self.kind {
             TreeOpKind::Edit { edit, .. } => {
-                let text = self.text_op(edit.clone()).dependencies();
-                deps.extend(text.into_iter().filter(|d| !d.replica.is_base_text()));
+                deps.extend(edit.dependencies().into_iter().filter(|d| !d.replica.is_base_text()));
             }
             TreeOpKind::SetContent { replaces, .. } => {
                 deps.extend(replaces.iter().filter_map(|v| match v {
