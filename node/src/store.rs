@@ -33,6 +33,17 @@
 //! it, so it is never behind an acknowledged operation and never goes
 //! backwards: a restarted replica never reuses a (replica, seq) pair.
 //!
+//! # Corruption
+//!
+//! A stored operation that does not decode, decodes to an operation other
+//! than the one its key names, or is not byte for byte the encoding of
+//! what it decodes to, is an error naming its key
+//! ([`StoreError::CorruptOp`]) when it is read: start-up stops rather than
+//! build a tree that silently lacks it. (Skipping it would leave a hole in
+//! its author's sequence that every later operation of that author waits
+//! on.) Damage to RocksDB's own files is caught by its block checksums
+//! ([`StoreError::Db`]).
+//!
 //! `snapshots` and `commits` are created now so that adding their content
 //! does not change the format: snapshots (issue 4's second part) will let
 //! start-up load a saved tree and replay only the arrivals after it;
@@ -77,6 +88,8 @@ pub enum StoreError {
     CorruptOp { key: OpKey, reason: String },
     #[error("store metadata `{name}` is corrupt ({reason}); restore the store from a backup")]
     CorruptMeta { name: &'static str, reason: String },
+    #[error("{path}: {source}; check the store's directory and its permissions")]
+    Io { path: PathBuf, source: std::io::Error },
     #[error("could not draw a random replica id from the operating system: {0}")]
     Random(getrandom::Error),
     #[error("{path}: the store is in use by another process (is another `memo` running on this working copy?)")]
@@ -162,12 +175,12 @@ impl Store {
     /// replica id) if `path` does not exist or is an empty directory.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let existing = existing_families(&path)?;
-        let is_new = existing.is_empty();
-        let db = open_db(&path, &existing)?;
-        if is_new {
-            initialise(&db, &path)?;
+        if is_absent_or_empty(&path) {
+            create(&path)?;
         }
+        let existing = DB::list_cf(&Options::default(), &path)
+            .map_err(|error| not_a_store(&path, format!("no RocksDB database here: {error}")))?;
+        let db = open_db(&path, &existing)?;
         let (replica, next_seq) = read_meta(&db, &path)?;
         let next_arrival = next_arrival(&db)?;
         Ok(Store { db, path, replica, next_seq, next_arrival })
@@ -192,7 +205,9 @@ impl Store {
     /// the write-ahead log: when this returns `Ok`, they survive any crash.
     ///
     /// An operation already stored (same author and first sequence number)
-    /// is skipped: duplicates from the network cost nothing. A failed
+    /// is skipped: duplicates from the network cost nothing, and the first
+    /// version stored wins over a different one under the same id (which
+    /// only a broken or hostile peer sends). A failed
     /// append stores none of `ops`; the node must then stop rather than go
     /// on, because the tree already holds local operations the store lacks.
     pub fn append(&mut self, ops: &[TreeOp]) -> Result<(), StoreError> {
@@ -333,14 +348,26 @@ fn synced() -> WriteOptions {
     options
 }
 
-/// The column families of the database at `path`, or none if there is no
-/// database yet (and `path` is missing or an empty directory).
-fn existing_families(path: &Path) -> Result<Vec<String>, StoreError> {
-    match DB::list_cf(&Options::default(), path) {
-        Ok(families) => Ok(families),
-        Err(_) if is_absent_or_empty(path) => Ok(Vec::new()),
-        Err(error) => Err(not_a_store(path, format!("no RocksDB database here: {error}"))),
+/// Makes a new store at `path` (absent or an empty directory): built
+/// beside it under another name, then renamed into place, so that a crash
+/// while making it leaves either no store or a whole one, never a database
+/// without its metadata.
+fn create(path: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io { path: path.into(), source };
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(".new");
+    let staging = PathBuf::from(staging);
+    // A leftover of a creation that crashed: never acknowledged anything.
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io)?;
     }
+    let db = open_db(&staging, &[])?;
+    initialise(&db, path)?;
+    drop(db);
+    std::fs::rename(&staging, path).map_err(io)?;
+    // The rename itself must survive a crash: sync the directory holding it.
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(parent).and_then(|dir| dir.sync_all()).map_err(io)
 }
 
 fn is_absent_or_empty(path: &Path) -> bool {

@@ -76,8 +76,10 @@ fn crash_test(seed: u64, kills: usize, max_delay_ms: u64) {
         let context = format!("seed {seed}, kill {kill}");
         let mut child = spawn(&store, seed, FOREVER);
         let acks = read_acks(&mut child);
-        // Sometimes during start-up (replay), mostly amid appends.
-        thread::sleep(Duration::from_millis(rng.gen_range(0..=max_delay_ms)));
+        // The first kill while the store is being made, the others during
+        // start-up (replay) or, mostly, amid appends.
+        let delay = if kill == 0 { rng.gen_range(0..=3) } else { rng.gen_range(0..=max_delay_ms) };
+        thread::sleep(Duration::from_millis(delay));
         child.kill().expect("kill -9 the child");
         let status = child.wait().expect("reap the child");
         let stderr = stderr_of(&mut child);
