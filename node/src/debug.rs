@@ -8,7 +8,7 @@
 
 use crate::replica::{self, RecoveryError};
 use memo_core::tree::{Content, EmptyBase};
-use memo_core::{ReplicaId, Seq, TreeOp, WorkTree};
+use memo_core::{Seq, TreeOp, WorkTree};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -109,16 +109,6 @@ pub fn append_stream(path: &Path, seed: u64, until: Seq, out: &mut impl Write) -
         out.flush()?;
     }
     Ok(())
-}
-
-/// The stream `seed` of `replica` replayed in memory until its next
-/// sequence number reaches `until`: the replica that never crashed.
-pub fn reference(replica: ReplicaId, seed: u64, until: Seq) -> WorkTree {
-    let mut tree = WorkTree::new(replica, Arc::new(EmptyBase));
-    while tree.version().get(replica) < until {
-        step(&mut tree, seed);
-    }
-    tree
 }
 
 #[derive(Debug, thiserror::Error)]
