@@ -1,26 +1,55 @@
-//! `memo`: the command-line entry point. The node itself (network, store,
+//! `memo`: the command-line entry point. The node itself (network,
 //! watcher) lands with the node issues; for now the binary offers its
-//! version and help, so that the workspace and its packaging are in place.
+//! version and help, and hidden commands the store's tests drive.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use std::io::ErrorKind;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Memo replicates a Git working copy, uncommitted edits included, across
 /// machines in real time.
 #[derive(Debug, Parser)]
 #[command(name = "memo", version, about, long_about = None)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Applies a seeded stream of local operations to the store at
+    /// `store`, printing each acknowledged sequence number (the crash
+    /// tests kill it at random moments).
+    #[command(hide = true)]
+    DebugAppendStream { store: PathBuf, seed: u64, until: u64 },
+}
 
 fn main() -> ExitCode {
-    match Cli::try_parse() {
-        Ok(Cli {}) => {
-            eprintln!("memo {}: the node is not built yet; see `memo --help`", env!("CARGO_PKG_VERSION"));
-            ExitCode::from(2)
-        }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(error) => {
             let code = if error.use_stderr() { 2 } else { 0 };
             let _ = error.print();
-            ExitCode::from(code)
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        None => {
+            eprintln!("memo {}: the node is not built yet; see `memo --help`", env!("CARGO_PKG_VERSION"));
+            ExitCode::from(2)
+        }
+        Some(Command::DebugAppendStream { store, seed, until }) => {
+            let result = memo_node::debug::append_stream(&store, seed, until, &mut std::io::stdout().lock());
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                // A closed stdout (the reader went away) is no failure.
+                Err(memo_node::debug::StreamError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("memo: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

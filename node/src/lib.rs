@@ -1,0 +1,18 @@
+//! The Memo node: everything around the pure CRDTs of `memo-core` that
+//! touches the outside world.
+//!
+//! - [`store`]: the durable operation store (RocksDB), written before
+//!   anything else sees an operation;
+//! - [`replica`]: start-up, a working copy's replica rebuilt from its store.
+//!
+//! The network, the file watcher, Git and the editor RPC land with their
+//! issues.
+
+pub mod replica;
+pub mod store;
+
+#[doc(hidden)]
+pub mod debug;
+
+pub use replica::RecoveryError;
+pub use store::{Store, StoreError};
