@@ -11,15 +11,18 @@
 //! - a Fenwick tree over the leaves' visible lengths finds "the n-th visible
 //!   character" in O(log leaves);
 //! - per replica, a `BTreeMap` from seq to leaf finds a character by id:
-//!   the greatest entry at or before a character's seq names its leaf (one
-//!   entry serves a whole stretch of a replica's ids in one leaf, so splits
-//!   and merges inside a leaf leave the index alone);
+//!   the greatest entry at or before a character's seq names its leaf, or
+//!   a leaf that the character's leaf split off from (directly or not). One
+//!   entry serves a whole stretch of a replica's ids, so splits and merges
+//!   of runs leave the index alone, and so do leaf splits: a lookup that
+//!   lands on an older leaf searches the leaves split off from it, then
+//!   points the index at the leaf it found;
 //! - `order` / `position_of` translate between a leaf's stable id and its
 //!   place in the document, so that ids in the map survive leaf splits.
 
 use crate::replicas::LocalReplica;
 use smallvec::SmallVec;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -138,6 +141,9 @@ struct LeafHint {
 struct Leaf {
     runs: Vec<Run>,
     visible: usize,
+    /// The leaves that took runs from this one when it split, oldest
+    /// first: index entries naming this leaf may stand for their ids.
+    split_to: Vec<u32>,
 }
 
 /// A change of visible text, in visible character positions.
@@ -153,7 +159,8 @@ pub(crate) struct ItemList {
     order: Vec<u32>,
     position_of: Vec<u32>,
     fenwick: Fenwick,
-    by_id: Vec<BTreeMap<u64, u32>>,
+    /// Lookups repair it (see `key_of`), hence the `RefCell`.
+    by_id: RefCell<Vec<BTreeMap<u64, u32>>>,
     /// Per replica, one past its highest character id here: ids from there
     /// on name no character yet.
     char_end: Vec<u64>,
@@ -193,18 +200,54 @@ impl ItemList {
 
     /// Where the character `id` is, or `None` if no character has that id.
     pub fn key_of(&self, id: Id) -> Option<Key> {
-        let leaf = self.leaf_for(id)?;
+        let named = self.leaf_for(id)?;
+        let (leaf, index) = self.search_from(named, id)?;
+        let run = &self.leaves[leaf as usize].runs[index];
+        if leaf != named {
+            self.repoint(run, leaf);
+        }
         let pos = self.position_of[leaf as usize];
-        let runs = &self.leaves[leaf as usize].runs;
-        let run = runs.iter().position(|r| r.contains(id))?;
-        Some(Key { pos, run: run as u32, off: (id.seq() - runs[run].id.seq()) as u32 })
+        Some(Key { pos, run: index as u32, off: (id.seq() - run.id.seq()) as u32 })
     }
 
-    /// The leaf that holds `id` if it is a character: the one named by the
-    /// index's greatest entry at or before it.
+    /// The leaf that holds `id` if it is a character, or one it split off
+    /// from: the one named by the index's greatest entry at or before it.
     fn leaf_for(&self, id: Id) -> Option<u32> {
-        let index = self.by_id.get(id.replica() as usize)?;
+        let by_id = self.by_id.borrow();
+        let index = by_id.get(id.replica() as usize)?;
         index.range(..=id.seq()).next_back().map(|(_, &leaf)| leaf)
+    }
+
+    /// The leaf and run that hold `id`, searched for in `leaf` and then in
+    /// the leaves split off from it, newest first (depth first).
+    fn search_from(&self, leaf: u32, id: Id) -> Option<(u32, usize)> {
+        let mut todo: SmallVec<[u32; 8]> = SmallVec::new();
+        todo.push(leaf);
+        while let Some(leaf) = todo.pop() {
+            let Leaf { runs, split_to, .. } = &self.leaves[leaf as usize];
+            if let Some(run) = runs.iter().position(|r| r.contains(id)) {
+                return Some((leaf, run));
+            }
+            todo.extend_from_slice(split_to);
+        }
+        None
+    }
+
+    /// Points the index at `leaf` for the ids of `run`, which a search found
+    /// there rather than in the leaf the index named, so that the next
+    /// lookup goes straight there. The ids after the run keep the leaf the
+    /// index gives them now.
+    fn repoint(&self, run: &Run, leaf: u32) {
+        let replica = run.id.replica() as usize;
+        let (start, end) = (run.id.seq(), run.id.seq() + run.len as u64);
+        let chars_after = self.char_end.get(replica).is_some_and(|&e| end < e);
+        let mut by_id = self.by_id.borrow_mut();
+        let index = &mut by_id[replica];
+        if chars_after && !index.contains_key(&end) {
+            let after = *index.range(..end).next_back().expect("an entry names the run's leaf").1;
+            index.insert(end, after);
+        }
+        index.insert(start, leaf);
     }
 
     /// The key just after `key`, or `None` at the end of the list.
@@ -352,9 +395,9 @@ impl ItemList {
         run.len += len;
         debug_assert!(run.visible(), "typing extends a visible run");
         self.add_visible(key.pos, len as isize);
-        // Typing uses fresh ids: no index entry can stand at them (see
-        // `split_leaf`), so the entry that finds the run finds them too.
-        debug_assert_eq!(self.leaf_for(first_new), Some(leaf as u32));
+        // Typing uses fresh ids: no index entry can stand at them, so the
+        // entry that finds the run finds them too.
+        debug_assert_eq!(self.key_of(first_new).map(|k| (k.pos, k.run)), Some((key.pos, key.run)));
         self.note_chars(first_new.plus(len as u64 - 1));
     }
 
@@ -414,17 +457,20 @@ impl ItemList {
             self.add_visible(pos, run.visible_len() as isize);
         }
         if self.leaves[leaf as usize].runs.len() > LEAF_CAP {
-            self.split_leaf(pos, index as usize);
-            return self.key_of(run.id).expect("the run was just inserted");
+            let half = self.split_leaf(pos, index as usize) as u32;
+            if index >= half {
+                return Key { pos: pos + 1, run: index - half, off: 0 };
+            }
         }
         Key { pos, run: index, off: 0 }
     }
 
     fn index_of(&mut self, replica: LocalReplica) -> &mut BTreeMap<u64, u32> {
-        if self.by_id.len() <= replica as usize {
-            self.by_id.resize_with(replica as usize + 1, BTreeMap::new);
+        let by_id = self.by_id.get_mut();
+        if by_id.len() <= replica as usize {
+            by_id.resize_with(replica as usize + 1, BTreeMap::new);
         }
-        &mut self.by_id[replica as usize]
+        &mut by_id[replica as usize]
     }
 
     fn add_visible(&mut self, pos: u32, delta: isize) {
@@ -454,57 +500,32 @@ impl ItemList {
         };
         let leaf = self.order[key.pos as usize] as usize;
         self.leaves[leaf].runs[key.run as usize].len = key.off;
-        let leaves = self.order.len();
         let tail_key = self.insert_run(key.pos, key.run + 1, tail, false);
-        let head_key = match self.order.len() == leaves {
-            true => Key { off: 0, ..key },
-            false => self.key_of(run.id).expect("split keeps ids"),
+        // A leaf split may have moved the tail, or both halves, to the next
+        // leaf.
+        let head_key = match tail_key.run {
+            0 => key.run_start(),
+            run => Key { run: run - 1, ..tail_key },
         };
         (head_key, tail_key)
     }
 
-    /// Splits the leaf at `pos`, which just received a run at `inserted`.
-    /// Editing moves forwards through a text, so when that run is in the
-    /// leaf's second half the leaf splits just before it: the runs ahead of
-    /// the edit move, the ones behind it stay (fewer runs to re-index).
-    fn split_leaf(&mut self, pos: u32, inserted: usize) {
+    /// Splits the leaf at `pos`, which just received a run at `inserted`,
+    /// and returns how many runs stay. Editing moves forwards through a
+    /// text, so when that run is in the leaf's second half the leaf splits
+    /// just before it: the runs ahead of the edit move, the ones behind it
+    /// stay. The index keeps naming the old leaf for the moved runs (see
+    /// `key_of`).
+    fn split_leaf(&mut self, pos: u32, inserted: usize) -> usize {
         let leaf = self.order[pos as usize] as usize;
         let len = self.leaves[leaf].runs.len();
         let half = if inserted >= len / 2 { inserted } else { len / 2 };
-        // Ids just past a moving run keep the leaf the index gives them now
-        // (read before any entry changes), unless the next moving run starts
-        // there, or no character follows yet (then typing can grow the run
-        // freely).
-        let runs = &self.leaves[leaf].runs;
-        let after: SmallVec<[(Id, u32); LEAF_CAP]> = (half..runs.len())
-            .filter_map(|i| {
-                let end = runs[i].id.plus(runs[i].len as u64);
-                let next_moves_too = runs.get(i + 1).is_some_and(|next| next.id == end);
-                let chars_after = self.char_end.get(end.replica() as usize).is_some_and(|&e| end.seq() < e);
-                match !next_moves_too && chars_after {
-                    true => Some((end, self.leaf_for(end)?)),
-                    false => None,
-                }
-            })
-            .collect();
-        let tail: Vec<Run> = self.leaves[leaf].runs.split_off(half);
-        let tail_visible: usize = tail.iter().map(Run::visible_len).sum();
-        self.leaves[leaf].visible -= tail_visible;
         let new_leaf = self.leaves.len() as u32;
-        for run in &tail {
-            let (start, end) = (run.id.seq(), run.id.seq() + run.len as u64);
-            let index = self.index_of(run.id.replica());
-            if run.len > 1 {
-                while let Some((&seq, _)) = index.range(start + 1..end).next() {
-                    index.remove(&seq);
-                }
-            }
-            index.insert(start, new_leaf);
-        }
-        for (end, leaf) in after {
-            self.index_of(end.replica()).entry(end.seq()).or_insert(leaf);
-        }
-        self.leaves.push(Leaf { runs: tail, visible: tail_visible });
+        let runs: Vec<Run> = self.leaves[leaf].runs.split_off(half);
+        let visible: usize = runs.iter().map(Run::visible_len).sum();
+        self.leaves[leaf].visible -= visible;
+        self.leaves[leaf].split_to.push(new_leaf);
+        self.leaves.push(Leaf { runs, visible, split_to: Vec::new() });
         self.order.insert(pos as usize + 1, new_leaf);
         let hint = self.hint.get_mut();
         if pos < hint.pos {
@@ -516,6 +537,7 @@ impl ItemList {
         }
         let leaves = &self.leaves;
         self.fenwick.rebuild(self.order.iter().map(|&l| leaves[l as usize].visible));
+        half
     }
 
     /// Applies `change` to the characters `id..id + len` (which must exist),
@@ -803,6 +825,39 @@ impl Fenwick {
             step /= 2;
         }
         (pos, target)
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use crate::{ReplicaId, TextDoc, VersionVector};
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    /// Edits that split many leaves (at the front, or anywhere), then a
+    /// lookup of every run (`check`), and a replica that merges the history
+    /// by looking up every origin.
+    #[test]
+    fn lookups_find_characters_that_leaf_splits_moved() {
+        for seed in 0..4 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut doc = TextDoc::new(ReplicaId::from_u128(1));
+            for _ in 0..3000 {
+                let len = doc.len();
+                let pos = if seed == 0 { 0 } else { rng.gen_range(0..=len) };
+                if len > 0 && rng.gen_bool(0.3) {
+                    doc.delete(pos.min(len - 1), (pos + 2).min(len)).unwrap();
+                } else {
+                    doc.insert(pos, ["a", "bc"][rng.gen_range(0..2)]).unwrap();
+                }
+            }
+            doc.check();
+            let mut merged = TextDoc::new(ReplicaId::from_u128(2));
+            for op in doc.ops_since(&VersionVector::new()) {
+                merged.apply(op).unwrap();
+            }
+            merged.check();
+            assert_eq!(merged.text(), doc.text());
+        }
     }
 }
 
