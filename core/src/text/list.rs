@@ -289,7 +289,7 @@ impl ItemList {
         let in_hint = (hint.pos as usize) < self.order.len()
             && index >= hint.start
             && index < hint.start + self.leaf_at(hint.pos).visible;
-        let (pos, mut rest) = match in_hint {
+        let (pos, rest) = match in_hint {
             true => (hint.pos as usize, index - hint.start),
             false => {
                 let (pos, rest) = self.fenwick.find(index);
@@ -297,12 +297,31 @@ impl ItemList {
                 (pos, rest)
             }
         };
-        for (i, run) in self.leaf_at(pos as u32).runs.iter().enumerate() {
-            let len = run.visible_len();
-            if rest < len {
-                return Key { pos: pos as u32, run: i as u32, off: rest as u32 };
+        self.key_in_leaf(pos as u32, rest)
+    }
+
+    /// The key of the `rest`-th visible character of the leaf at `pos`,
+    /// found from whichever end of the leaf is nearer.
+    fn key_in_leaf(&self, pos: u32, mut rest: usize) -> Key {
+        let leaf = self.leaf_at(pos);
+        if rest < leaf.visible / 2 {
+            for (i, run) in leaf.runs.iter().enumerate() {
+                let len = run.visible_len();
+                if rest < len {
+                    return Key { pos, run: i as u32, off: rest as u32 };
+                }
+                rest -= len;
             }
-            rest -= len;
+        } else {
+            // How many visible characters, that one included, end the leaf.
+            let mut back = leaf.visible - rest;
+            for (i, run) in leaf.runs.iter().enumerate().rev() {
+                let len = run.visible_len();
+                if back <= len {
+                    return Key { pos, run: i as u32, off: (len - back) as u32 };
+                }
+                back -= len;
+            }
         }
         unreachable!("the Fenwick tree and the leaves disagree")
     }
