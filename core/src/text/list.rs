@@ -131,10 +131,17 @@ impl Key {
     }
 }
 
+/// Where the last visible lookup landed.
 #[derive(Clone, Copy, Debug, Default)]
 struct LeafHint {
     pos: u32,
+    /// Visible characters before the leaf.
     start: usize,
+    /// A run of the leaf and the visible characters of the leaf before it,
+    /// kept true through edits (see `runs_changed`): the next lookup scans
+    /// the leaf from there if that is nearer. Run 0 always qualifies.
+    run: u32,
+    run_start: usize,
 }
 
 #[derive(Debug, Default)]
@@ -169,9 +176,10 @@ pub(crate) struct ItemList {
     /// Whether `content` is all ASCII, so that char offsets are byte offsets.
     ascii: bool,
     visible_len: usize,
-    /// The leaf of the last visible lookup and how many visible characters
-    /// stand before it. Edits cluster, so the next lookup usually lands in
-    /// the same leaf and needs no walk of the Fenwick tree.
+    /// The leaf and run of the last visible lookup, and how many visible
+    /// characters stand before them. Edits cluster, so the next lookup
+    /// usually lands in the same leaf, near the same run: it needs no walk
+    /// of the Fenwick tree, and a short scan of the leaf.
     hint: Cell<LeafHint>,
 }
 
@@ -289,41 +297,45 @@ impl ItemList {
         let in_hint = (hint.pos as usize) < self.order.len()
             && index >= hint.start
             && index < hint.start + self.leaf_at(hint.pos).visible;
-        let (pos, rest) = match in_hint {
-            true => (hint.pos as usize, index - hint.start),
+        let (hint, rest) = match in_hint {
+            true => (hint, index - hint.start),
             false => {
                 let (pos, rest) = self.fenwick.find(index);
-                self.hint.set(LeafHint { pos: pos as u32, start: index - rest });
-                (pos, rest)
+                (LeafHint { pos: pos as u32, start: index - rest, run: 0, run_start: 0 }, rest)
             }
         };
-        self.key_in_leaf(pos as u32, rest)
+        let (key, run_start) = self.key_in_leaf(hint.pos, rest, (hint.run as usize, hint.run_start));
+        debug_assert_eq!(key, self.key_in_leaf(hint.pos, rest, (0, 0)).0, "the hint is stale");
+        self.hint.set(LeafHint { run: key.run, run_start, ..hint });
+        key
     }
 
-    /// The key of the `rest`-th visible character of the leaf at `pos`,
-    /// found from whichever end of the leaf is nearer.
-    fn key_in_leaf(&self, pos: u32, mut rest: usize) -> Key {
+    /// The key of the `rest`-th visible character of the leaf at `pos`, and
+    /// how many visible characters of the leaf stand before its run. The
+    /// scan starts from whichever is nearest: the leaf's start, its end, or
+    /// `from` (a run and the visible characters of the leaf before it).
+    fn key_in_leaf(&self, pos: u32, rest: usize, from: (usize, usize)) -> (Key, usize) {
         let leaf = self.leaf_at(pos);
-        if rest < leaf.visible / 2 {
-            for (i, run) in leaf.runs.iter().enumerate() {
-                let len = run.visible_len();
-                if rest < len {
-                    return Key { pos, run: i as u32, off: rest as u32 };
-                }
-                rest -= len;
-            }
-        } else {
-            // How many visible characters, that one included, end the leaf.
-            let mut back = leaf.visible - rest;
-            for (i, run) in leaf.runs.iter().enumerate().rev() {
-                let len = run.visible_len();
-                if back <= len {
-                    return Key { pos, run: i as u32, off: (len - back) as u32 };
-                }
-                back -= len;
-            }
+        let starts = [(0, 0), from, (leaf.runs.len(), leaf.visible)];
+        let (mut run, mut before) = starts.into_iter().min_by_key(|&(_, before)| before.abs_diff(rest)).expect("three");
+        while before > rest {
+            run -= 1;
+            before -= leaf.runs[run].visible_len();
         }
-        unreachable!("the Fenwick tree and the leaves disagree")
+        while before + leaf.runs[run].visible_len() <= rest {
+            before += leaf.runs[run].visible_len();
+            run += 1;
+        }
+        (Key { pos, run: run as u32, off: (rest - before) as u32 }, before)
+    }
+
+    /// Notes that runs `from..` of the leaf at `pos` changed in number or in
+    /// visible length: the hint's run stays only if it comes before them.
+    fn runs_changed(&mut self, pos: u32, from: u32) {
+        let hint = self.hint.get_mut();
+        if hint.pos == pos && hint.run >= from {
+            (hint.run, hint.run_start) = (0, 0);
+        }
     }
 
     /// How many visible characters stand before `key`.
@@ -413,6 +425,7 @@ impl ItemList {
         let first_new = run.id.plus(run.len as u64);
         run.len += len;
         debug_assert!(run.visible(), "typing extends a visible run");
+        self.runs_changed(key.pos, key.run + 1);
         self.add_visible(key.pos, len as isize);
         // Typing uses fresh ids: no index entry can stand at them, so the
         // entry that finds the run finds them too.
@@ -457,6 +470,7 @@ impl ItemList {
             return false;
         }
         self.leaves[leaf].runs[index as usize].len += run.len;
+        self.runs_changed(pos, index + 1);
         self.add_visible(pos, run.visible_len() as isize);
         self.index_new_chars(run.id, run.len, leaf as u32);
         true
@@ -472,6 +486,7 @@ impl ItemList {
             self.index_new_chars(run.id, run.len, leaf);
         }
         self.leaves[leaf as usize].runs.insert(index as usize, run);
+        self.runs_changed(pos, index);
         if counted {
             self.add_visible(pos, run.visible_len() as isize);
         }
@@ -546,6 +561,7 @@ impl ItemList {
         self.leaves[leaf].split_to.push(new_leaf);
         self.leaves.push(Leaf { runs, visible, split_to: Vec::new() });
         self.order.insert(pos as usize + 1, new_leaf);
+        self.runs_changed(pos, half as u32);
         let hint = self.hint.get_mut();
         if pos < hint.pos {
             hint.pos += 1;
@@ -604,6 +620,7 @@ impl ItemList {
                 false => Visibility::Shown { pos, content: self.byte_range(&after, 0, after.len) },
             });
         }
+        self.runs_changed(key.pos, key.run + 1);
         self.add_visible(key.pos, delta);
         // Deleting splits runs; pieces that agree again become one run
         // (a run of backspaces leaves one tombstone, not one per key).
@@ -655,6 +672,7 @@ impl ItemList {
             });
         }
         let rest_content = self.byte_range(&run, len, 0).0;
+        self.runs_changed(key.pos, if at_end { key.run + 1 } else { key.run });
         let runs = &mut self.leaves[leaf].runs;
         if at_end {
             runs[i].len -= len;
@@ -681,6 +699,7 @@ impl ItemList {
         if i + 1 >= runs.len() || !self.continues(&runs[i], &runs[i + 1]) {
             return;
         }
+        self.runs_changed(pos, index + 1);
         let runs = &mut self.leaves[leaf].runs;
         let next = runs.remove(i + 1);
         runs[i].len += next.len;
