@@ -139,7 +139,7 @@ struct LeafHint {
     start: usize,
     /// A run of the leaf and the visible characters of the leaf before it,
     /// kept true through edits (see `runs_changed`): the next lookup scans
-    /// the leaf from there if that is nearer. Run 0 always qualifies.
+    /// the leaf from there. Run 0 always qualifies.
     run: u32,
     run_start: usize,
 }
@@ -312,12 +312,16 @@ impl ItemList {
 
     /// The key of the `rest`-th visible character of the leaf at `pos`, and
     /// how many visible characters of the leaf stand before its run. The
-    /// scan starts from whichever is nearest: the leaf's start, its end, or
-    /// `from` (a run and the visible characters of the leaf before it).
+    /// scan starts from `from` (a run and the visible characters of the
+    /// leaf before it): edits cluster, and a long run of typing between two
+    /// lookups is few runs but many characters. From run 0 (no better
+    /// hint), it starts from the leaf's nearer end.
     fn key_in_leaf(&self, pos: u32, rest: usize, from: (usize, usize)) -> (Key, usize) {
         let leaf = self.leaf_at(pos);
-        let starts = [(0, 0), from, (leaf.runs.len(), leaf.visible)];
-        let (mut run, mut before) = starts.into_iter().min_by_key(|&(_, before)| before.abs_diff(rest)).expect("three");
+        let (mut run, mut before) = match from {
+            (0, _) if rest >= leaf.visible / 2 => (leaf.runs.len(), leaf.visible),
+            from => from,
+        };
         while before > rest {
             run -= 1;
             before -= leaf.runs[run].visible_len();
@@ -672,7 +676,13 @@ impl ItemList {
             });
         }
         let rest_content = self.byte_range(&run, len, 0).0;
-        self.runs_changed(key.pos, if at_end { key.run + 1 } else { key.run });
+        // The runs after the piece's new run see their visible prefixes
+        // change; moved off the start of its run, the piece now precedes it.
+        self.runs_changed(key.pos, key.run + 1);
+        let hint = self.hint.get_mut();
+        if !at_end && (hint.pos, hint.run) == (key.pos, key.run) {
+            hint.run_start += piece.visible_len();
+        }
         let runs = &mut self.leaves[leaf].runs;
         if at_end {
             runs[i].len -= len;
