@@ -149,8 +149,9 @@ struct Leaf {
     runs: Vec<Run>,
     visible: usize,
     /// The leaves that took runs from this one when it split, oldest
-    /// first: index entries naming this leaf may stand for their ids.
-    split_to: Vec<u32>,
+    /// first: index entries naming this leaf may stand for their ids. (Most
+    /// leaves split once or twice: inline, no allocation.)
+    split_to: SmallVec<[u32; 2]>,
 }
 
 /// A change of visible text, in visible character positions.
@@ -563,7 +564,7 @@ impl ItemList {
         let visible: usize = runs.iter().map(Run::visible_len).sum();
         self.leaves[leaf].visible -= visible;
         self.leaves[leaf].split_to.push(new_leaf);
-        self.leaves.push(Leaf { runs, visible, split_to: Vec::new() });
+        self.leaves.push(Leaf { runs, visible, split_to: SmallVec::new() });
         self.order.insert(pos as usize + 1, new_leaf);
         self.runs_changed(pos, half as u32);
         let hint = self.hint.get_mut();
