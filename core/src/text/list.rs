@@ -355,7 +355,11 @@ impl ItemList {
     /// Appends text to the content buffer; returns its byte range.
     pub fn push_content(&mut self, text: &str) -> (u32, u32) {
         let start = self.content.len() as u32;
-        self.content.push_str(text);
+        match text.as_bytes() {
+            // A keystroke: no call to copy one byte.
+            &[byte] => self.content.push(byte as char),
+            _ => self.content.push_str(text),
+        }
         self.ascii = (self.ascii || start == 0) && text.is_ascii();
         (start, self.content.len() as u32)
     }
