@@ -57,7 +57,9 @@ impl Id {
     }
 
     pub fn plus(self, n: u64) -> Self {
-        Self::new(self.replica(), self.seq() + n)
+        debug_assert!(self.seq() + n < MAX_LOCAL_SEQ);
+        // The sequence number is the low bits: a plain add (hot in runs).
+        Self(self.0.saturating_add(n))
     }
 
     /// The id before this one in its replica's sequence (`seq > 0`).
@@ -102,7 +104,8 @@ impl Run {
     }
 
     fn contains(&self, id: Id) -> bool {
-        id.replica() == self.id.replica() && id.seq() >= self.id.seq() && id.seq() < self.id.seq() + self.len as u64
+        // A run's packed ids are consecutive integers (see `Id::plus`).
+        id.0.get().wrapping_sub(self.id.0.get()) < self.len as u64
     }
 
     fn same_state(&self, other: &Run) -> bool {
@@ -370,10 +373,16 @@ impl ItemList {
     }
 
     /// Byte range of `len` characters of `run` starting at char offset `off`.
+    #[inline]
     fn byte_range(&self, run: &Run, off: u32, len: u32) -> (u32, u32) {
-        if self.ascii {
-            return (run.content + off, run.content + off + len);
+        match self.ascii {
+            true => (run.content + off, run.content + off + len),
+            false => self.utf8_byte_range(run, off, len),
         }
+    }
+
+    /// `byte_range` when characters may be more than a byte.
+    fn utf8_byte_range(&self, run: &Run, off: u32, len: u32) -> (u32, u32) {
         let text = &self.content[run.content as usize..];
         let mut chars = text.char_indices().map(|(b, _)| b as u32).chain([text.len() as u32]);
         let start = chars.nth(off as usize).unwrap_or(0);
