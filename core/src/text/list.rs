@@ -114,12 +114,15 @@ impl Run {
 }
 
 /// A place in the list: leaf position, run index in the leaf, character
-/// offset in the run. Keys compare in document order.
+/// offset in the run, and the leaf's id (which the position determines: it
+/// spares hot paths a step of pointer chasing). Keys compare in document
+/// order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) struct Key {
     pos: u32,
     run: u32,
     pub off: u32,
+    leaf: u32,
 }
 
 impl Key {
@@ -202,7 +205,13 @@ impl ItemList {
     }
 
     pub fn run_at(&self, key: Key) -> &Run {
-        &self.leaf_at(key.pos).runs[key.run as usize]
+        debug_assert_eq!(self.order[key.pos as usize], key.leaf, "a stale key");
+        &self.leaves[key.leaf as usize].runs[key.run as usize]
+    }
+
+    /// The key of `off` in run `run` of the leaf at `pos`.
+    fn key(&self, pos: u32, run: u32, off: u32) -> Key {
+        Key { pos, run, off, leaf: self.order[pos as usize] }
     }
 
     /// The id of the character at `key`.
@@ -219,7 +228,7 @@ impl ItemList {
             self.repoint(run, leaf);
         }
         let pos = self.position_of[leaf as usize];
-        Some(Key { pos, run: index as u32, off: (id.seq() - run.id.seq()) as u32 })
+        Some(Key { pos, run: index as u32, off: (id.seq() - run.id.seq()) as u32, leaf })
     }
 
     /// The leaf that holds `id` if it is a character, or one it split off
@@ -273,8 +282,8 @@ impl ItemList {
 
     /// The first character of the run after `key`'s run.
     pub fn next_run(&self, key: Key) -> Option<Key> {
-        if (key.run as usize) + 1 < self.leaf_at(key.pos).runs.len() {
-            return Some(Key { pos: key.pos, run: key.run + 1, off: 0 });
+        if (key.run as usize) + 1 < self.leaves[key.leaf as usize].runs.len() {
+            return Some(Key { run: key.run + 1, off: 0, ..key });
         }
         self.first_key_from(key.pos + 1)
     }
@@ -282,7 +291,7 @@ impl ItemList {
     fn first_key_from(&self, mut pos: u32) -> Option<Key> {
         while (pos as usize) < self.order.len() {
             if !self.leaf_at(pos).runs.is_empty() {
-                return Some(Key { pos, run: 0, off: 0 });
+                return Some(self.key(pos, 0, 0));
             }
             pos += 1;
         }
@@ -334,7 +343,7 @@ impl ItemList {
             before += leaf.runs[run].visible_len();
             run += 1;
         }
-        (Key { pos, run: run as u32, off: (rest - before) as u32 }, before)
+        (self.key(pos, run as u32, (rest - before) as u32), before)
     }
 
     /// Notes that runs `from..` of the leaf at `pos` changed in number or in
@@ -348,7 +357,7 @@ impl ItemList {
 
     /// How many visible characters stand before `key`.
     pub fn visible_before(&self, key: Key) -> usize {
-        let leaf = self.leaf_at(key.pos);
+        let leaf = &self.leaves[key.leaf as usize];
         let in_leaf: usize = leaf.runs[..key.run as usize].iter().map(Run::visible_len).sum();
         let run = &leaf.runs[key.run as usize];
         let in_run = if run.visible() { key.off as usize } else { 0 };
@@ -418,7 +427,7 @@ impl ItemList {
         };
         if index > 0 && self.try_extend(pos, index - 1, &run) {
             let prev = &self.leaf_at(pos).runs[index as usize - 1];
-            return Key { pos, run: index - 1, off: prev.len - run.len };
+            return self.key(pos, index - 1, prev.len - run.len);
         }
         self.insert_run(pos, index, run, true)
     }
@@ -438,13 +447,12 @@ impl ItemList {
     /// Grows the run at `key` by `len` new characters whose content was
     /// just appended (a run of typing).
     pub fn grow_run(&mut self, key: Key, len: u32) {
-        let leaf = self.order[key.pos as usize] as usize;
-        let run = &mut self.leaves[leaf].runs[key.run as usize];
+        let run = &mut self.leaves[key.leaf as usize].runs[key.run as usize];
         let first_new = run.id.plus(run.len as u64);
         run.len += len;
         debug_assert!(run.visible(), "typing extends a visible run");
         self.runs_changed(key.pos, key.run + 1);
-        self.add_visible(key.pos, len as isize);
+        self.add_visible(key.pos, key.leaf, len as isize);
         // Typing uses fresh ids: no index entry can stand at them, so the
         // entry that finds the run finds them too.
         debug_assert_eq!(self.key_of(first_new).map(|k| (k.pos, k.run)), Some((key.pos, key.run)));
@@ -489,7 +497,7 @@ impl ItemList {
         }
         self.leaves[leaf].runs[index as usize].len += run.len;
         self.runs_changed(pos, index + 1);
-        self.add_visible(pos, run.visible_len() as isize);
+        self.add_visible(pos, leaf as u32, run.visible_len() as isize);
         self.index_new_chars(run.id, run.len, leaf as u32);
         true
     }
@@ -506,15 +514,15 @@ impl ItemList {
         self.leaves[leaf as usize].runs.insert(index as usize, run);
         self.runs_changed(pos, index);
         if counted {
-            self.add_visible(pos, run.visible_len() as isize);
+            self.add_visible(pos, leaf, run.visible_len() as isize);
         }
         if self.leaves[leaf as usize].runs.len() > LEAF_CAP {
             let half = self.split_leaf(pos, index as usize) as u32;
             if index >= half {
-                return Key { pos: pos + 1, run: index - half, off: 0 };
+                return self.key(pos + 1, index - half, 0);
             }
         }
-        Key { pos, run: index, off: 0 }
+        Key { pos, run: index, off: 0, leaf }
     }
 
     fn index_of(&mut self, replica: LocalReplica) -> &mut BTreeMap<u64, u32> {
@@ -525,10 +533,11 @@ impl ItemList {
         &mut by_id[replica as usize]
     }
 
-    fn add_visible(&mut self, pos: u32, delta: isize) {
+    /// Adds `delta` visible characters to the leaf `leaf`, at `pos`.
+    fn add_visible(&mut self, pos: u32, leaf: u32, delta: isize) {
         if delta != 0 {
-            let leaf = self.order[pos as usize] as usize;
-            self.leaves[leaf].visible = (self.leaves[leaf].visible as isize + delta) as usize;
+            let leaf = &mut self.leaves[leaf as usize];
+            leaf.visible = (leaf.visible as isize + delta) as usize;
             self.visible_len = (self.visible_len as isize + delta) as usize;
             self.fenwick.add(pos as usize, delta);
             let hint = self.hint.get_mut();
@@ -550,8 +559,7 @@ impl ItemList {
             content: tail_content,
             ..run
         };
-        let leaf = self.order[key.pos as usize] as usize;
-        self.leaves[leaf].runs[key.run as usize].len = key.off;
+        self.leaves[key.leaf as usize].runs[key.run as usize].len = key.off;
         let tail_key = self.insert_run(key.pos, key.run + 1, tail, false);
         // A leaf split may have moved the tail, or both halves, to the next
         // leaf.
@@ -621,8 +629,7 @@ impl ItemList {
         if len < self.run_at(key).len {
             key = self.split(Key { off: len, ..key }).0;
         }
-        let leaf = self.order[key.pos as usize] as usize;
-        let run = &mut self.leaves[leaf].runs[key.run as usize];
+        let run = &mut self.leaves[key.leaf as usize].runs[key.run as usize];
         let was_visible = run.visible();
         change(run);
         let after = *run;
@@ -639,7 +646,7 @@ impl ItemList {
             });
         }
         self.runs_changed(key.pos, key.run + 1);
-        self.add_visible(key.pos, delta);
+        self.add_visible(key.pos, key.leaf, delta);
         // Deleting splits runs; pieces that agree again become one run
         // (a run of backspaces leaves one tombstone, not one per key).
         self.merge_with_next(key.pos, key.run);
@@ -659,7 +666,7 @@ impl ItemList {
         change: &impl Fn(&mut Run),
         out: Option<&mut Vec<Visibility>>,
     ) -> bool {
-        let leaf = self.order[key.pos as usize] as usize;
+        let leaf = key.leaf as usize;
         let runs = &self.leaves[leaf].runs;
         let i = key.run as usize;
         let run = runs[i];
@@ -710,7 +717,7 @@ impl ItemList {
             (rest.id, rest.left, rest.content) =
                 (run.id.plus(len as u64), Some(run.id.plus(len as u64 - 1)), rest_content);
         }
-        self.add_visible(key.pos, delta);
+        self.add_visible(key.pos, key.leaf, delta);
         true
     }
 
