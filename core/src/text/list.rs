@@ -221,6 +221,10 @@ impl ItemList {
 
     /// Where the character `id` is, or `None` if no character has that id.
     pub fn key_of(&self, id: Id) -> Option<Key> {
+        // Ids past every character need no search.
+        if self.char_end.get(id.replica() as usize).is_none_or(|&end| id.seq() >= end) {
+            return None;
+        }
         let named = self.leaf_for(id)?;
         let (leaf, index) = self.search_from(named, id)?;
         let run = &self.leaves[leaf as usize].runs[index];
@@ -453,10 +457,10 @@ impl ItemList {
         debug_assert!(run.visible(), "typing extends a visible run");
         self.runs_changed(key.pos, key.run + 1);
         self.add_visible(key.pos, key.leaf, len as isize);
+        self.note_chars(first_new.plus(len as u64 - 1));
         // Typing uses fresh ids: no index entry can stand at them, so the
         // entry that finds the run finds them too.
         debug_assert_eq!(self.key_of(first_new).map(|k| (k.pos, k.run)), Some((key.pos, key.run)));
-        self.note_chars(first_new.plus(len as u64 - 1));
     }
 
     /// Records that character `last` exists.
