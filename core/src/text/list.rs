@@ -175,6 +175,9 @@ pub(crate) struct ItemList {
     fenwick: Fenwick,
     /// Lookups repair it (see `key_of`), hence the `RefCell`.
     by_id: RefCell<Vec<BTreeMap<u64, u32>>>,
+    /// Where the last lookup that the index sent to another leaf found its
+    /// character (the next one often lands there too).
+    moved_to: Cell<u32>,
     /// Per replica, one past its highest character id here: ids from there
     /// on name no character yet.
     char_end: Vec<u64>,
@@ -230,6 +233,7 @@ impl ItemList {
         let run = &self.leaves[leaf as usize].runs[index];
         if leaf != named {
             self.repoint(run, leaf);
+            self.moved_to.set(leaf);
         }
         let pos = self.position_of[leaf as usize];
         Some(Key { pos, run: index as u32, off: (id.seq() - run.id.seq()) as u32, leaf })
@@ -243,17 +247,25 @@ impl ItemList {
         index.range(..=id.seq()).next_back().map(|(_, &leaf)| leaf)
     }
 
-    /// The leaf and run that hold `id`, searched for in `leaf` and then in
-    /// the leaves split off from it, newest first (depth first).
-    fn search_from(&self, leaf: u32, id: Id) -> Option<(u32, usize)> {
-        let mut todo: SmallVec<[u32; 8]> = SmallVec::new();
-        todo.push(leaf);
+    /// The leaf and run that hold `id`, searched for in `named`, then in
+    /// `moved_to` (lookups cluster: deleting a range looks up its runs one
+    /// after another), then in the leaves split off from `named`, newest
+    /// first (depth first).
+    fn search_from(&self, named: u32, id: Id) -> Option<(u32, usize)> {
+        let in_leaf = |leaf: u32| self.leaves[leaf as usize].runs.iter().position(|r| r.contains(id));
+        if let Some(run) = in_leaf(named) {
+            return Some((named, run));
+        }
+        let guess = self.moved_to.get();
+        if let Some(run) = in_leaf(guess) {
+            return Some((guess, run));
+        }
+        let mut todo: SmallVec<[u32; 8]> = SmallVec::from_slice(&self.leaves[named as usize].split_to);
         while let Some(leaf) = todo.pop() {
-            let Leaf { runs, split_to, .. } = &self.leaves[leaf as usize];
-            if let Some(run) = runs.iter().position(|r| r.contains(id)) {
+            if let Some(run) = in_leaf(leaf) {
                 return Some((leaf, run));
             }
-            todo.extend_from_slice(split_to);
+            todo.extend_from_slice(&self.leaves[leaf as usize].split_to);
         }
         None
     }
