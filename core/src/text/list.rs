@@ -141,6 +141,8 @@ impl Key {
 #[derive(Clone, Copy, Debug, Default)]
 struct LeafHint {
     pos: u32,
+    /// The leaf's id (at `pos` whenever `pos` is in range).
+    leaf: u32,
     /// Visible characters before the leaf.
     start: usize,
     /// A run of the leaf and the visible characters of the leaf before it,
@@ -327,29 +329,31 @@ impl ItemList {
         let hint = self.hint.get();
         let in_hint = (hint.pos as usize) < self.order.len()
             && index >= hint.start
-            && index < hint.start + self.leaf_at(hint.pos).visible;
+            && index < hint.start + self.leaves[hint.leaf as usize].visible;
         let (hint, rest) = match in_hint {
             true => (hint, index - hint.start),
             false => {
                 let (pos, rest) = self.fenwick.find(index);
-                (LeafHint { pos: pos as u32, start: index - rest, run: 0, run_start: 0 }, rest)
+                let leaf = self.order[pos];
+                (LeafHint { pos: pos as u32, leaf, start: index - rest, run: 0, run_start: 0 }, rest)
             }
         };
-        let (key, run_start) = self.key_in_leaf(hint.pos, rest, (hint.run as usize, hint.run_start));
-        debug_assert_eq!(key, self.key_in_leaf(hint.pos, rest, (0, 0)).0, "the hint is stale");
+        debug_assert_eq!(self.order[hint.pos as usize], hint.leaf);
+        let (key, run_start) = self.key_in_leaf(hint, rest);
+        let unhinted = LeafHint { run: 0, run_start: 0, ..hint };
+        debug_assert_eq!(key, self.key_in_leaf(unhinted, rest).0, "the hint is stale");
         self.hint.set(LeafHint { run: key.run, run_start, ..hint });
         key
     }
 
-    /// The key of the `rest`-th visible character of the leaf at `pos`, and
+    /// The key of the `rest`-th visible character of the hint's leaf, and
     /// how many visible characters of the leaf stand before its run. The
-    /// scan starts from `from` (a run and the visible characters of the
-    /// leaf before it): edits cluster, and a long run of typing between two
-    /// lookups is few runs but many characters. From run 0 (no better
-    /// hint), it starts from the leaf's nearer end.
-    fn key_in_leaf(&self, pos: u32, rest: usize, from: (usize, usize)) -> (Key, usize) {
-        let leaf = self.leaf_at(pos);
-        let (mut run, mut before) = match from {
+    /// scan starts from the hint's run: edits cluster, and a long run of
+    /// typing between two lookups is few runs but many characters. From run
+    /// 0 (no better hint), it starts from the leaf's nearer end.
+    fn key_in_leaf(&self, at: LeafHint, rest: usize) -> (Key, usize) {
+        let leaf = &self.leaves[at.leaf as usize];
+        let (mut run, mut before) = match (at.run as usize, at.run_start) {
             (0, _) if rest >= leaf.visible / 2 => (leaf.runs.len(), leaf.visible),
             from => from,
         };
@@ -361,7 +365,7 @@ impl ItemList {
             before += leaf.runs[run].visible_len();
             run += 1;
         }
-        (self.key(pos, run as u32, (rest - before) as u32), before)
+        (Key { pos: at.pos, run: run as u32, off: (rest - before) as u32, leaf: at.leaf }, before)
     }
 
     /// Notes that runs `from..` of the leaf at `pos` changed in number or in
