@@ -481,13 +481,15 @@ impl ItemList {
         debug_assert_eq!(self.key_of(first_new).map(|k| (k.pos, k.run)), Some((key.pos, key.run)));
     }
 
-    /// Records that character `last` exists.
+    /// Records that characters up to `last`, fresh ids, exist.
     fn note_chars(&mut self, last: Id) {
         let replica = last.replica() as usize;
         if self.char_end.len() <= replica {
             self.char_end.resize(replica + 1, 0);
         }
-        self.char_end[replica] = self.char_end[replica].max(last.seq() + 1);
+        // A store, no read: typing does this on every keystroke.
+        debug_assert!(self.char_end[replica] <= last.seq());
+        self.char_end[replica] = last.seq() + 1;
     }
 
     /// Makes sure the index sends the new characters `first..first + len`
