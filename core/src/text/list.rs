@@ -261,7 +261,7 @@ impl ItemList {
             return Some((named, run));
         }
         let guess = self.moved_to.get();
-        if let Some(run) = in_leaf(guess) {
+        if let Some(run) = (guess != named).then(|| in_leaf(guess)).flatten() {
             return Some((guess, run));
         }
         let mut todo: SmallVec<[u32; 8]> = SmallVec::from_slice(&self.leaves[named as usize].split_to);
