@@ -203,6 +203,7 @@ impl ItemList {
     }
 
     /// Number of visible characters.
+    #[inline]
     pub fn len(&self) -> usize {
         self.visible_len
     }
@@ -211,6 +212,7 @@ impl ItemList {
         &self.leaves[self.order[pos as usize] as usize]
     }
 
+    #[inline]
     pub fn run_at(&self, key: Key) -> &Run {
         debug_assert_eq!(self.order[key.pos as usize], key.leaf, "a stale key");
         &self.leaves[key.leaf as usize].runs[key.run as usize]
@@ -222,6 +224,7 @@ impl ItemList {
     }
 
     /// The id of the character at `key`.
+    #[inline]
     pub fn id_at(&self, key: Key) -> Id {
         self.run_at(key).id.plus(key.off as u64)
     }
@@ -387,6 +390,7 @@ impl ItemList {
     }
 
     /// Appends text to the content buffer; returns its byte range.
+    #[inline]
     pub fn push_content(&mut self, text: &str) -> (u32, u32) {
         let start = self.content.len() as u32;
         match text.as_bytes() {
@@ -467,7 +471,9 @@ impl ItemList {
     }
 
     /// Grows the run at `key` by `len` new characters whose content was
-    /// just appended (a run of typing).
+    /// just appended (a run of typing). (Inline, like the other per
+    /// keystroke calls from `TextDoc`: they are in another codegen unit.)
+    #[inline]
     pub fn grow_run(&mut self, key: Key, len: u32) {
         let run = &mut self.leaves[key.leaf as usize].runs[key.run as usize];
         let first_new = run.id.plus(run.len as u64);
