@@ -11,15 +11,18 @@
 //! - a Fenwick tree over the leaves' visible lengths finds "the n-th visible
 //!   character" in O(log leaves);
 //! - per replica, a `BTreeMap` from seq to leaf finds a character by id:
-//!   the greatest entry at or before a character's seq names its leaf (one
-//!   entry serves a whole stretch of a replica's ids in one leaf, so splits
-//!   and merges inside a leaf leave the index alone);
+//!   the greatest entry at or before a character's seq names its leaf, or
+//!   a leaf that the character's leaf split off from (directly or not). One
+//!   entry serves a whole stretch of a replica's ids, so splits and merges
+//!   of runs leave the index alone, and so do leaf splits: a lookup that
+//!   lands on an older leaf searches the leaves split off from it, then
+//!   points the index at the leaf it found;
 //! - `order` / `position_of` translate between a leaf's stable id and its
 //!   place in the document, so that ids in the map survive leaf splits.
 
 use crate::replicas::LocalReplica;
 use smallvec::SmallVec;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -54,7 +57,9 @@ impl Id {
     }
 
     pub fn plus(self, n: u64) -> Self {
-        Self::new(self.replica(), self.seq() + n)
+        debug_assert!(self.seq() + n < MAX_LOCAL_SEQ);
+        // The sequence number is the low bits: a plain add (hot in runs).
+        Self(self.0.saturating_add(n))
     }
 
     /// The id before this one in its replica's sequence (`seq > 0`).
@@ -99,7 +104,8 @@ impl Run {
     }
 
     fn contains(&self, id: Id) -> bool {
-        id.replica() == self.id.replica() && id.seq() >= self.id.seq() && id.seq() < self.id.seq() + self.len as u64
+        // A run's packed ids are consecutive integers (see `Id::plus`).
+        id.0.get().wrapping_sub(self.id.0.get()) < self.len as u64
     }
 
     fn same_state(&self, other: &Run) -> bool {
@@ -108,12 +114,15 @@ impl Run {
 }
 
 /// A place in the list: leaf position, run index in the leaf, character
-/// offset in the run. Keys compare in document order.
+/// offset in the run, and the leaf's id (which the position determines: it
+/// spares hot paths a step of pointer chasing). Keys compare in document
+/// order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) struct Key {
     pos: u32,
     run: u32,
     pub off: u32,
+    leaf: u32,
 }
 
 impl Key {
@@ -128,16 +137,29 @@ impl Key {
     }
 }
 
+/// Where the last visible lookup landed.
 #[derive(Clone, Copy, Debug, Default)]
 struct LeafHint {
     pos: u32,
+    /// The leaf's id (at `pos` whenever `pos` is in range).
+    leaf: u32,
+    /// Visible characters before the leaf.
     start: usize,
+    /// A run of the leaf and the visible characters of the leaf before it,
+    /// kept true through edits (see `runs_changed`): the next lookup scans
+    /// the leaf from there. Run 0 always qualifies.
+    run: u32,
+    run_start: usize,
 }
 
 #[derive(Debug, Default)]
 struct Leaf {
     runs: Vec<Run>,
     visible: usize,
+    /// The leaves that took runs from this one when it split, oldest
+    /// first: index entries naming this leaf may stand for their ids. (Most
+    /// leaves split once or twice: inline, no allocation.)
+    split_to: SmallVec<[u32; 2]>,
 }
 
 /// A change of visible text, in visible character positions.
@@ -153,18 +175,25 @@ pub(crate) struct ItemList {
     order: Vec<u32>,
     position_of: Vec<u32>,
     fenwick: Fenwick,
-    by_id: Vec<BTreeMap<u64, u32>>,
+    /// Lookups repair it (see `key_of`), hence the `RefCell`.
+    by_id: RefCell<Vec<BTreeMap<u64, u32>>>,
+    /// Where the last lookup that the index sent to another leaf found its
+    /// character (the next one often lands there too).
+    moved_to: Cell<u32>,
     /// Per replica, one past its highest character id here: ids from there
-    /// on name no character yet.
-    char_end: Vec<u64>,
+    /// on name no character yet. Typing updates it on every keystroke:
+    /// inline for the first replicas, no pointer to chase (0.8 ms of the
+    /// automerge-paper replay as a `Vec`).
+    char_end: SmallVec<[u64; 4]>,
     /// Every inserted character's text, appended in arrival order.
     content: String,
     /// Whether `content` is all ASCII, so that char offsets are byte offsets.
     ascii: bool,
     visible_len: usize,
-    /// The leaf of the last visible lookup and how many visible characters
-    /// stand before it. Edits cluster, so the next lookup usually lands in
-    /// the same leaf and needs no walk of the Fenwick tree.
+    /// The leaf and run of the last visible lookup, and how many visible
+    /// characters stand before them. Edits cluster, so the next lookup
+    /// usually lands in the same leaf, near the same run: it needs no walk
+    /// of the Fenwick tree, and a short scan of the leaf.
     hint: Cell<LeafHint>,
 }
 
@@ -174,6 +203,7 @@ impl ItemList {
     }
 
     /// Number of visible characters.
+    #[inline]
     pub fn len(&self) -> usize {
         self.visible_len
     }
@@ -182,29 +212,86 @@ impl ItemList {
         &self.leaves[self.order[pos as usize] as usize]
     }
 
+    #[inline]
     pub fn run_at(&self, key: Key) -> &Run {
-        &self.leaf_at(key.pos).runs[key.run as usize]
+        debug_assert_eq!(self.order[key.pos as usize], key.leaf, "a stale key");
+        &self.leaves[key.leaf as usize].runs[key.run as usize]
+    }
+
+    /// The key of `off` in run `run` of the leaf at `pos`.
+    fn key(&self, pos: u32, run: u32, off: u32) -> Key {
+        Key { pos, run, off, leaf: self.order[pos as usize] }
     }
 
     /// The id of the character at `key`.
+    #[inline]
     pub fn id_at(&self, key: Key) -> Id {
         self.run_at(key).id.plus(key.off as u64)
     }
 
     /// Where the character `id` is, or `None` if no character has that id.
     pub fn key_of(&self, id: Id) -> Option<Key> {
-        let leaf = self.leaf_for(id)?;
+        // Ids past every character need no search.
+        if self.char_end.get(id.replica() as usize).is_none_or(|&end| id.seq() >= end) {
+            return None;
+        }
+        let named = self.leaf_for(id)?;
+        let (leaf, index) = self.search_from(named, id)?;
+        let run = &self.leaves[leaf as usize].runs[index];
+        if leaf != named {
+            self.repoint(run, leaf);
+            self.moved_to.set(leaf);
+        }
         let pos = self.position_of[leaf as usize];
-        let runs = &self.leaves[leaf as usize].runs;
-        let run = runs.iter().position(|r| r.contains(id))?;
-        Some(Key { pos, run: run as u32, off: (id.seq() - runs[run].id.seq()) as u32 })
+        Some(Key { pos, run: index as u32, off: (id.seq() - run.id.seq()) as u32, leaf })
     }
 
-    /// The leaf that holds `id` if it is a character: the one named by the
-    /// index's greatest entry at or before it.
+    /// The leaf that holds `id` if it is a character, or one it split off
+    /// from: the one named by the index's greatest entry at or before it.
     fn leaf_for(&self, id: Id) -> Option<u32> {
-        let index = self.by_id.get(id.replica() as usize)?;
+        let by_id = self.by_id.borrow();
+        let index = by_id.get(id.replica() as usize)?;
         index.range(..=id.seq()).next_back().map(|(_, &leaf)| leaf)
+    }
+
+    /// The leaf and run that hold `id`, searched for in `named`, then in
+    /// `moved_to` (lookups cluster: deleting a range looks up its runs one
+    /// after another), then in the leaves split off from `named`, newest
+    /// first (depth first).
+    fn search_from(&self, named: u32, id: Id) -> Option<(u32, usize)> {
+        let in_leaf = |leaf: u32| self.leaves[leaf as usize].runs.iter().position(|r| r.contains(id));
+        if let Some(run) = in_leaf(named) {
+            return Some((named, run));
+        }
+        let guess = self.moved_to.get();
+        if let Some(run) = (guess != named).then(|| in_leaf(guess)).flatten() {
+            return Some((guess, run));
+        }
+        let mut todo: SmallVec<[u32; 8]> = SmallVec::from_slice(&self.leaves[named as usize].split_to);
+        while let Some(leaf) = todo.pop() {
+            if let Some(run) = in_leaf(leaf) {
+                return Some((leaf, run));
+            }
+            todo.extend_from_slice(&self.leaves[leaf as usize].split_to);
+        }
+        None
+    }
+
+    /// Points the index at `leaf` for the ids of `run`, which a search found
+    /// there rather than in the leaf the index named, so that the next
+    /// lookup goes straight there. The ids after the run keep the leaf the
+    /// index gives them now.
+    fn repoint(&self, run: &Run, leaf: u32) {
+        let replica = run.id.replica() as usize;
+        let (start, end) = (run.id.seq(), run.id.seq() + run.len as u64);
+        let chars_after = self.char_end.get(replica).is_some_and(|&e| end < e);
+        let mut by_id = self.by_id.borrow_mut();
+        let index = &mut by_id[replica];
+        if chars_after && !index.contains_key(&end) {
+            let after = *index.range(..end).next_back().expect("an entry names the run's leaf").1;
+            index.insert(end, after);
+        }
+        index.insert(start, leaf);
     }
 
     /// The key just after `key`, or `None` at the end of the list.
@@ -218,8 +305,8 @@ impl ItemList {
 
     /// The first character of the run after `key`'s run.
     pub fn next_run(&self, key: Key) -> Option<Key> {
-        if (key.run as usize) + 1 < self.leaf_at(key.pos).runs.len() {
-            return Some(Key { pos: key.pos, run: key.run + 1, off: 0 });
+        if (key.run as usize) + 1 < self.leaves[key.leaf as usize].runs.len() {
+            return Some(Key { run: key.run + 1, off: 0, ..key });
         }
         self.first_key_from(key.pos + 1)
     }
@@ -227,7 +314,7 @@ impl ItemList {
     fn first_key_from(&self, mut pos: u32) -> Option<Key> {
         while (pos as usize) < self.order.len() {
             if !self.leaf_at(pos).runs.is_empty() {
-                return Some(Key { pos, run: 0, off: 0 });
+                return Some(self.key(pos, 0, 0));
             }
             pos += 1;
         }
@@ -245,28 +332,57 @@ impl ItemList {
         let hint = self.hint.get();
         let in_hint = (hint.pos as usize) < self.order.len()
             && index >= hint.start
-            && index < hint.start + self.leaf_at(hint.pos).visible;
-        let (pos, mut rest) = match in_hint {
-            true => (hint.pos as usize, index - hint.start),
+            && index < hint.start + self.leaves[hint.leaf as usize].visible;
+        let (hint, rest) = match in_hint {
+            true => (hint, index - hint.start),
             false => {
                 let (pos, rest) = self.fenwick.find(index);
-                self.hint.set(LeafHint { pos: pos as u32, start: index - rest });
-                (pos, rest)
+                let leaf = self.order[pos];
+                (LeafHint { pos: pos as u32, leaf, start: index - rest, run: 0, run_start: 0 }, rest)
             }
         };
-        for (i, run) in self.leaf_at(pos as u32).runs.iter().enumerate() {
-            let len = run.visible_len();
-            if rest < len {
-                return Key { pos: pos as u32, run: i as u32, off: rest as u32 };
-            }
-            rest -= len;
+        debug_assert_eq!(self.order[hint.pos as usize], hint.leaf);
+        let (key, run_start) = self.key_in_leaf(hint, rest);
+        let unhinted = LeafHint { run: 0, run_start: 0, ..hint };
+        debug_assert_eq!(key, self.key_in_leaf(unhinted, rest).0, "the hint is stale");
+        self.hint.set(LeafHint { run: key.run, run_start, ..hint });
+        key
+    }
+
+    /// The key of the `rest`-th visible character of the hint's leaf, and
+    /// how many visible characters of the leaf stand before its run. The
+    /// scan starts from the hint's run: edits cluster, and a long run of
+    /// typing between two lookups is few runs but many characters. From run
+    /// 0 (no better hint), it starts from the leaf's nearer end.
+    fn key_in_leaf(&self, at: LeafHint, rest: usize) -> (Key, usize) {
+        let leaf = &self.leaves[at.leaf as usize];
+        let (mut run, mut before) = match (at.run as usize, at.run_start) {
+            (0, _) if rest >= leaf.visible / 2 => (leaf.runs.len(), leaf.visible),
+            from => from,
+        };
+        while before > rest {
+            run -= 1;
+            before -= leaf.runs[run].visible_len();
         }
-        unreachable!("the Fenwick tree and the leaves disagree")
+        while before + leaf.runs[run].visible_len() <= rest {
+            before += leaf.runs[run].visible_len();
+            run += 1;
+        }
+        (Key { pos: at.pos, run: run as u32, off: (rest - before) as u32, leaf: at.leaf }, before)
+    }
+
+    /// Notes that runs `from..` of the leaf at `pos` changed in number or in
+    /// visible length: the hint's run stays only if it comes before them.
+    fn runs_changed(&mut self, pos: u32, from: u32) {
+        let hint = self.hint.get_mut();
+        if hint.pos == pos && hint.run >= from {
+            (hint.run, hint.run_start) = (0, 0);
+        }
     }
 
     /// How many visible characters stand before `key`.
     pub fn visible_before(&self, key: Key) -> usize {
-        let leaf = self.leaf_at(key.pos);
+        let leaf = &self.leaves[key.leaf as usize];
         let in_leaf: usize = leaf.runs[..key.run as usize].iter().map(Run::visible_len).sum();
         let run = &leaf.runs[key.run as usize];
         let in_run = if run.visible() { key.off as usize } else { 0 };
@@ -274,9 +390,14 @@ impl ItemList {
     }
 
     /// Appends text to the content buffer; returns its byte range.
+    #[inline]
     pub fn push_content(&mut self, text: &str) -> (u32, u32) {
         let start = self.content.len() as u32;
-        self.content.push_str(text);
+        match text.as_bytes() {
+            // A keystroke: no call to copy one byte.
+            &[byte] => self.content.push(byte as char),
+            _ => self.content.push_str(text),
+        }
         self.ascii = (self.ascii || start == 0) && text.is_ascii();
         (start, self.content.len() as u32)
     }
@@ -287,10 +408,16 @@ impl ItemList {
     }
 
     /// Byte range of `len` characters of `run` starting at char offset `off`.
+    #[inline]
     fn byte_range(&self, run: &Run, off: u32, len: u32) -> (u32, u32) {
-        if self.ascii {
-            return (run.content + off, run.content + off + len);
+        match self.ascii {
+            true => (run.content + off, run.content + off + len),
+            false => self.utf8_byte_range(run, off, len),
         }
+    }
+
+    /// `byte_range` when characters may be more than a byte.
+    fn utf8_byte_range(&self, run: &Run, off: u32, len: u32) -> (u32, u32) {
         let text = &self.content[run.content as usize..];
         let mut chars = text.char_indices().map(|(b, _)| b as u32).chain([text.len() as u32]);
         let start = chars.nth(off as usize).unwrap_or(0);
@@ -326,7 +453,7 @@ impl ItemList {
         };
         if index > 0 && self.try_extend(pos, index - 1, &run) {
             let prev = &self.leaf_at(pos).runs[index as usize - 1];
-            return Key { pos, run: index - 1, off: prev.len - run.len };
+            return self.key(pos, index - 1, prev.len - run.len);
         }
         self.insert_run(pos, index, run, true)
     }
@@ -344,27 +471,31 @@ impl ItemList {
     }
 
     /// Grows the run at `key` by `len` new characters whose content was
-    /// just appended (a run of typing).
+    /// just appended (a run of typing). (Inline, like the other per
+    /// keystroke calls from `TextDoc`: they are in another codegen unit.)
+    #[inline]
     pub fn grow_run(&mut self, key: Key, len: u32) {
-        let leaf = self.order[key.pos as usize] as usize;
-        let run = &mut self.leaves[leaf].runs[key.run as usize];
+        let run = &mut self.leaves[key.leaf as usize].runs[key.run as usize];
         let first_new = run.id.plus(run.len as u64);
         run.len += len;
         debug_assert!(run.visible(), "typing extends a visible run");
-        self.add_visible(key.pos, len as isize);
-        // Typing uses fresh ids: no index entry can stand at them (see
-        // `split_leaf`), so the entry that finds the run finds them too.
-        debug_assert_eq!(self.leaf_for(first_new), Some(leaf as u32));
+        self.runs_changed(key.pos, key.run + 1);
+        self.add_visible(key.pos, key.leaf, len as isize);
         self.note_chars(first_new.plus(len as u64 - 1));
+        // Typing uses fresh ids: no index entry can stand at them, so the
+        // entry that finds the run finds them too.
+        debug_assert_eq!(self.key_of(first_new).map(|k| (k.pos, k.run)), Some((key.pos, key.run)));
     }
 
-    /// Records that character `last` exists.
+    /// Records that characters up to `last`, fresh ids, exist.
     fn note_chars(&mut self, last: Id) {
         let replica = last.replica() as usize;
         if self.char_end.len() <= replica {
             self.char_end.resize(replica + 1, 0);
         }
-        self.char_end[replica] = self.char_end[replica].max(last.seq() + 1);
+        // A store, no read: typing does this on every keystroke.
+        debug_assert!(self.char_end[replica] <= last.seq());
+        self.char_end[replica] = last.seq() + 1;
     }
 
     /// Makes sure the index sends the new characters `first..first + len`
@@ -395,7 +526,8 @@ impl ItemList {
             return false;
         }
         self.leaves[leaf].runs[index as usize].len += run.len;
-        self.add_visible(pos, run.visible_len() as isize);
+        self.runs_changed(pos, index + 1);
+        self.add_visible(pos, leaf as u32, run.visible_len() as isize);
         self.index_new_chars(run.id, run.len, leaf as u32);
         true
     }
@@ -410,27 +542,32 @@ impl ItemList {
             self.index_new_chars(run.id, run.len, leaf);
         }
         self.leaves[leaf as usize].runs.insert(index as usize, run);
+        self.runs_changed(pos, index);
         if counted {
-            self.add_visible(pos, run.visible_len() as isize);
+            self.add_visible(pos, leaf, run.visible_len() as isize);
         }
         if self.leaves[leaf as usize].runs.len() > LEAF_CAP {
-            self.split_leaf(pos, index as usize);
-            return self.key_of(run.id).expect("the run was just inserted");
+            let half = self.split_leaf(pos, index as usize) as u32;
+            if index >= half {
+                return self.key(pos + 1, index - half, 0);
+            }
         }
-        Key { pos, run: index, off: 0 }
+        Key { pos, run: index, off: 0, leaf }
     }
 
     fn index_of(&mut self, replica: LocalReplica) -> &mut BTreeMap<u64, u32> {
-        if self.by_id.len() <= replica as usize {
-            self.by_id.resize_with(replica as usize + 1, BTreeMap::new);
+        let by_id = self.by_id.get_mut();
+        if by_id.len() <= replica as usize {
+            by_id.resize_with(replica as usize + 1, BTreeMap::new);
         }
-        &mut self.by_id[replica as usize]
+        &mut by_id[replica as usize]
     }
 
-    fn add_visible(&mut self, pos: u32, delta: isize) {
+    /// Adds `delta` visible characters to the leaf `leaf`, at `pos`.
+    fn add_visible(&mut self, pos: u32, leaf: u32, delta: isize) {
         if delta != 0 {
-            let leaf = self.order[pos as usize] as usize;
-            self.leaves[leaf].visible = (self.leaves[leaf].visible as isize + delta) as usize;
+            let leaf = &mut self.leaves[leaf as usize];
+            leaf.visible = (leaf.visible as isize + delta) as usize;
             self.visible_len = (self.visible_len as isize + delta) as usize;
             self.fenwick.add(pos as usize, delta);
             let hint = self.hint.get_mut();
@@ -452,60 +589,35 @@ impl ItemList {
             content: tail_content,
             ..run
         };
-        let leaf = self.order[key.pos as usize] as usize;
-        self.leaves[leaf].runs[key.run as usize].len = key.off;
-        let leaves = self.order.len();
+        self.leaves[key.leaf as usize].runs[key.run as usize].len = key.off;
         let tail_key = self.insert_run(key.pos, key.run + 1, tail, false);
-        let head_key = match self.order.len() == leaves {
-            true => Key { off: 0, ..key },
-            false => self.key_of(run.id).expect("split keeps ids"),
+        // A leaf split may have moved the tail, or both halves, to the next
+        // leaf.
+        let head_key = match tail_key.run {
+            0 => key.run_start(),
+            run => Key { run: run - 1, ..tail_key },
         };
         (head_key, tail_key)
     }
 
-    /// Splits the leaf at `pos`, which just received a run at `inserted`.
-    /// Editing moves forwards through a text, so when that run is in the
-    /// leaf's second half the leaf splits just before it: the runs ahead of
-    /// the edit move, the ones behind it stay (fewer runs to re-index).
-    fn split_leaf(&mut self, pos: u32, inserted: usize) {
+    /// Splits the leaf at `pos`, which just received a run at `inserted`,
+    /// and returns how many runs stay. Editing moves forwards through a
+    /// text, so when that run is in the leaf's second half the leaf splits
+    /// just before it: the runs ahead of the edit move, the ones behind it
+    /// stay. The index keeps naming the old leaf for the moved runs (see
+    /// `key_of`).
+    fn split_leaf(&mut self, pos: u32, inserted: usize) -> usize {
         let leaf = self.order[pos as usize] as usize;
         let len = self.leaves[leaf].runs.len();
         let half = if inserted >= len / 2 { inserted } else { len / 2 };
-        // Ids just past a moving run keep the leaf the index gives them now
-        // (read before any entry changes), unless the next moving run starts
-        // there, or no character follows yet (then typing can grow the run
-        // freely).
-        let runs = &self.leaves[leaf].runs;
-        let after: SmallVec<[(Id, u32); LEAF_CAP]> = (half..runs.len())
-            .filter_map(|i| {
-                let end = runs[i].id.plus(runs[i].len as u64);
-                let next_moves_too = runs.get(i + 1).is_some_and(|next| next.id == end);
-                let chars_after = self.char_end.get(end.replica() as usize).is_some_and(|&e| end.seq() < e);
-                match !next_moves_too && chars_after {
-                    true => Some((end, self.leaf_for(end)?)),
-                    false => None,
-                }
-            })
-            .collect();
-        let tail: Vec<Run> = self.leaves[leaf].runs.split_off(half);
-        let tail_visible: usize = tail.iter().map(Run::visible_len).sum();
-        self.leaves[leaf].visible -= tail_visible;
         let new_leaf = self.leaves.len() as u32;
-        for run in &tail {
-            let (start, end) = (run.id.seq(), run.id.seq() + run.len as u64);
-            let index = self.index_of(run.id.replica());
-            if run.len > 1 {
-                while let Some((&seq, _)) = index.range(start + 1..end).next() {
-                    index.remove(&seq);
-                }
-            }
-            index.insert(start, new_leaf);
-        }
-        for (end, leaf) in after {
-            self.index_of(end.replica()).entry(end.seq()).or_insert(leaf);
-        }
-        self.leaves.push(Leaf { runs: tail, visible: tail_visible });
+        let runs: Vec<Run> = self.leaves[leaf].runs.split_off(half);
+        let visible: usize = runs.iter().map(Run::visible_len).sum();
+        self.leaves[leaf].visible -= visible;
+        self.leaves[leaf].split_to.push(new_leaf);
+        self.leaves.push(Leaf { runs, visible, split_to: SmallVec::new() });
         self.order.insert(pos as usize + 1, new_leaf);
+        self.runs_changed(pos, half as u32);
         let hint = self.hint.get_mut();
         if pos < hint.pos {
             hint.pos += 1;
@@ -516,6 +628,7 @@ impl ItemList {
         }
         let leaves = &self.leaves;
         self.fenwick.rebuild(self.order.iter().map(|&l| leaves[l as usize].visible));
+        half
     }
 
     /// Applies `change` to the characters `id..id + len` (which must exist),
@@ -546,8 +659,7 @@ impl ItemList {
         if len < self.run_at(key).len {
             key = self.split(Key { off: len, ..key }).0;
         }
-        let leaf = self.order[key.pos as usize] as usize;
-        let run = &mut self.leaves[leaf].runs[key.run as usize];
+        let run = &mut self.leaves[key.leaf as usize].runs[key.run as usize];
         let was_visible = run.visible();
         change(run);
         let after = *run;
@@ -563,7 +675,8 @@ impl ItemList {
                 false => Visibility::Shown { pos, content: self.byte_range(&after, 0, after.len) },
             });
         }
-        self.add_visible(key.pos, delta);
+        self.runs_changed(key.pos, key.run + 1);
+        self.add_visible(key.pos, key.leaf, delta);
         // Deleting splits runs; pieces that agree again become one run
         // (a run of backspaces leaves one tombstone, not one per key).
         self.merge_with_next(key.pos, key.run);
@@ -583,7 +696,7 @@ impl ItemList {
         change: &impl Fn(&mut Run),
         out: Option<&mut Vec<Visibility>>,
     ) -> bool {
-        let leaf = self.order[key.pos as usize] as usize;
+        let leaf = key.leaf as usize;
         let runs = &self.leaves[leaf].runs;
         let i = key.run as usize;
         let run = runs[i];
@@ -614,6 +727,13 @@ impl ItemList {
             });
         }
         let rest_content = self.byte_range(&run, len, 0).0;
+        // The runs after the piece's new run see their visible prefixes
+        // change; moved off the start of its run, the piece now precedes it.
+        self.runs_changed(key.pos, key.run + 1);
+        let hint = self.hint.get_mut();
+        if !at_end && (hint.pos, hint.run) == (key.pos, key.run) {
+            hint.run_start += piece.visible_len();
+        }
         let runs = &mut self.leaves[leaf].runs;
         if at_end {
             runs[i].len -= len;
@@ -627,7 +747,7 @@ impl ItemList {
             (rest.id, rest.left, rest.content) =
                 (run.id.plus(len as u64), Some(run.id.plus(len as u64 - 1)), rest_content);
         }
-        self.add_visible(key.pos, delta);
+        self.add_visible(key.pos, key.leaf, delta);
         true
     }
 
@@ -640,6 +760,7 @@ impl ItemList {
         if i + 1 >= runs.len() || !self.continues(&runs[i], &runs[i + 1]) {
             return;
         }
+        self.runs_changed(pos, index + 1);
         let runs = &mut self.leaves[leaf].runs;
         let next = runs.remove(i + 1);
         runs[i].len += next.len;
@@ -803,6 +924,39 @@ impl Fenwick {
             step /= 2;
         }
         (pos, target)
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use crate::{ReplicaId, TextDoc, VersionVector};
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    /// Edits that split many leaves (at the front, or anywhere), then a
+    /// lookup of every run (`check`), and a replica that merges the history
+    /// by looking up every origin.
+    #[test]
+    fn lookups_find_characters_that_leaf_splits_moved() {
+        for seed in 0..4 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut doc = TextDoc::new(ReplicaId::from_u128(1));
+            for _ in 0..3000 {
+                let len = doc.len();
+                let pos = if seed == 0 { 0 } else { rng.gen_range(0..=len) };
+                if len > 0 && rng.gen_bool(0.3) {
+                    doc.delete(pos.min(len - 1), (pos + 2).min(len)).unwrap();
+                } else {
+                    doc.insert(pos, ["a", "bc"][rng.gen_range(0..2)]).unwrap();
+                }
+            }
+            doc.check();
+            let mut merged = TextDoc::new(ReplicaId::from_u128(2));
+            for op in doc.ops_since(&VersionVector::new()) {
+                merged.apply(op).unwrap();
+            }
+            merged.check();
+            assert_eq!(merged.text(), doc.text());
+        }
     }
 }
 
