@@ -396,6 +396,17 @@ impl Store {
         Ok(self.db.put_cf_opt(self.cf(CF_OPS), key.to_bytes(), value, &synced())?)
     }
 
+    /// Flushes the memory tables and compacts every family, so that the
+    /// files on disk show the steady-state size: for benchmarks.
+    #[doc(hidden)]
+    pub fn compact(&self) -> Result<(), StoreError> {
+        for family in FAMILIES {
+            self.db.flush_cf(self.cf(family))?;
+            self.db.compact_range_cf(self.cf(family), None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
     /// Writes a raw `meta` value: for format tests only.
     #[doc(hidden)]
     pub fn put_raw_meta(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
