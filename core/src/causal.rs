@@ -93,6 +93,11 @@ impl<O: CausalOp> CausalBuffer<O> {
         self.pending.is_empty()
     }
 
+    /// The waiting operations, in no particular order.
+    pub fn ops(&self) -> impl Iterator<Item = &O> {
+        self.pending.values().map(|pending| &pending.op)
+    }
+
     /// Parks `op` until it is ready (`take_ready` returns it at once if it
     /// already is). A second copy of a waiting operation is a no-op.
     pub fn insert(&mut self, op: O, seen: &VersionVector) -> Result<(), BufferFull> {

@@ -15,7 +15,8 @@
 //!   content is never sent; `ids`: the derived identities that make this
 //!   work;
 //! - `local` (edits made here), `remote` (applying operations), `query`
-//!   (listing, reading, history).
+//!   (listing, reading, history), `snapshot` (the whole replica in one
+//!   block of bytes, for a fast start).
 //!
 //! Policies, each tested in `core/tests/tree_scenarios.rs`:
 //! - *delete against edit, rename or move*: the change wins; the entry
@@ -55,6 +56,7 @@ mod local;
 mod op;
 mod query;
 mod remote;
+mod snapshot;
 mod structure;
 mod view;
 mod wire;
@@ -65,6 +67,7 @@ pub use local::TreeError;
 pub use op::{check_name, InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, ValueId, MAX_CONTENT_BYTES, MAX_NAME_BYTES};
 pub use query::{Content, EntryInfo, EntryKind, Status};
 pub use remote::TreeApplyError;
+pub use snapshot::{SnapshotError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 
 use crate::causal::CausalBuffer;
 use crate::id::{IdRange, Lamport, OpId, ReplicaId, Seq};

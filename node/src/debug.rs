@@ -99,15 +99,28 @@ fn edit(tree: &mut WorkTree, path: &str, rng: &mut Rng) -> Result<Vec<TreeOp>, m
 
 /// Applies the stream `seed` to the store at `path` until this replica's
 /// next sequence number reaches `until`, and writes to `out` each
-/// acknowledged sequence number (the next one, after each append).
-pub fn append_stream(path: &Path, seed: u64, until: Seq, out: &mut impl Write) -> Result<(), StreamError> {
+/// acknowledged sequence number (the next one, after each append). A
+/// snapshot is written every `snapshot_every` stored operations and at
+/// the end.
+pub fn append_stream(
+    path: &Path,
+    seed: u64,
+    until: Seq,
+    snapshot_every: u64,
+    out: &mut impl Write,
+) -> Result<(), StreamError> {
     let (mut tree, mut store) = replica::open(path, Arc::new(EmptyBase))?;
+    store.set_snapshot_interval(snapshot_every);
     while store.next_seq() < until {
         let ops = step(&mut tree, seed);
         store.append(&ops)?;
         writeln!(out, "{}", store.next_seq())?;
         out.flush()?;
+        if store.snapshot_due() {
+            replica::save_snapshot(&mut store, &tree)?;
+        }
     }
+    replica::save_snapshot(&mut store, &tree)?;
     Ok(())
 }
 

@@ -22,7 +22,14 @@ enum Command {
     /// `store`, printing each acknowledged sequence number (the crash
     /// tests kill it at random moments).
     #[command(hide = true)]
-    DebugAppendStream { store: PathBuf, seed: u64, until: u64 },
+    DebugAppendStream {
+        store: PathBuf,
+        seed: u64,
+        until: u64,
+        /// Write a snapshot every this many stored operations.
+        #[arg(long, default_value_t = memo_node::store::DEFAULT_SNAPSHOT_INTERVAL)]
+        snapshot_every: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,8 +46,9 @@ fn main() -> ExitCode {
             eprintln!("memo {}: the node is not built yet; see `memo --help`", env!("CARGO_PKG_VERSION"));
             ExitCode::from(2)
         }
-        Some(Command::DebugAppendStream { store, seed, until }) => {
-            let result = memo_node::debug::append_stream(&store, seed, until, &mut std::io::stdout().lock());
+        Some(Command::DebugAppendStream { store, seed, until, snapshot_every }) => {
+            let mut out = std::io::stdout().lock();
+            let result = memo_node::debug::append_stream(&store, seed, until, snapshot_every, &mut out);
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 // A closed stdout (the reader went away) is no failure.

@@ -1,8 +1,11 @@
 //! Start-up: a working copy's replica rebuilt from its store.
 //!
-//! For now start-up replays every stored operation into a fresh
-//! [`WorkTree`]; the snapshot of issue 4's second part will let it load a
-//! saved tree and replay only the operations stored after it.
+//! Start-up loads the store's newest snapshot ([`WorkTree::decode_snapshot`])
+//! and replays only the operations stored after it. A snapshot that does
+//! not load (torn, garbled, from a newer Memo) is skipped with a warning and
+//! every stored operation is replayed instead: the result is the same tree,
+//! only slower. [`save_snapshot`] writes a new one; the node calls it when
+//! [`Store::snapshot_due`] and on a clean shutdown.
 
 use crate::store::{Store, StoreError};
 use memo_core::causal::CausalBuffer;
@@ -37,21 +40,67 @@ pub fn open(path: impl AsRef<Path>, base: Arc<dyn BaseSnapshot>) -> Result<(Work
     Ok((tree, store))
 }
 
-/// Replays the store into a fresh tree and checks the local sequence.
+/// Loads the newest snapshot (if one loads), replays the operations stored
+/// after it, and checks the local sequence.
 pub fn rebuild(store: &Store, base: Arc<dyn BaseSnapshot>) -> Result<WorkTree, RecoveryError> {
-    let mut tree = WorkTree::new(store.replica_id(), base);
+    let (mut tree, from) = match load_snapshot(store, base.clone())? {
+        Some((tree, covers)) => (tree, covers),
+        None => (WorkTree::new(store.replica_id(), base), 0),
+    };
     // Arrival order is nearly causal, but the live tree may have dropped an
     // operation from a full buffer (catch-up fetches it again): the replay
     // must not drop it a second time, so it buffers without a bound.
     tree.set_pending_limit(usize::MAX);
     let mut refused = 0usize;
-    store.for_each_op(|op| refused += usize::from(replay(&mut tree, op).is_err()))?;
+    store.for_each_op_from(from, |op| refused += usize::from(replay(&mut tree, op).is_err()))?;
     tree.set_pending_limit(CausalBuffer::<TreeOp>::DEFAULT_LIMIT);
     if refused > 0 {
         tracing::warn!(refused, "stored operations the tree refused again (it refused them when they arrived)");
     }
     check_local_sequence(store, &tree)?;
     Ok(tree)
+}
+
+/// Replays every stored operation into a fresh tree, ignoring snapshots:
+/// what start-up falls back to (for tests and benchmarks).
+pub fn rebuild_without_snapshot(store: &Store, base: Arc<dyn BaseSnapshot>) -> Result<WorkTree, RecoveryError> {
+    let mut tree = WorkTree::new(store.replica_id(), base);
+    tree.set_pending_limit(usize::MAX);
+    store.for_each_op(|op| drop(replay(&mut tree, op)))?;
+    tree.set_pending_limit(CausalBuffer::<TreeOp>::DEFAULT_LIMIT);
+    check_local_sequence(store, &tree)?;
+    Ok(tree)
+}
+
+/// The newest snapshot as a tree, with how many arrivals it covers; `None`
+/// (after a warning) if there is none or it does not load.
+fn load_snapshot(store: &Store, base: Arc<dyn BaseSnapshot>) -> Result<Option<(WorkTree, u64)>, StoreError> {
+    let (covers, bytes) = match store.newest_snapshot() {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(None),
+        Err(StoreError::CorruptMeta { reason, .. }) => {
+            tracing::warn!(%reason, "unreadable snapshot key: replaying every stored operation");
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    if covers > store.len() {
+        tracing::warn!(covers, stored = store.len(), "snapshot covers more than is stored: replaying every operation");
+        return Ok(None);
+    }
+    match WorkTree::decode_snapshot(store.replica_id(), base, &bytes) {
+        Ok(tree) => Ok(Some((tree, covers))),
+        Err(error) => {
+            tracing::warn!(%error, covers, "snapshot does not load: replaying every stored operation");
+            Ok(None)
+        }
+    }
+}
+
+/// Writes a snapshot of `tree`, which must hold exactly the operations
+/// stored so far (each applied or refused, as they were stored).
+pub fn save_snapshot(store: &mut Store, tree: &WorkTree) -> Result<(), StoreError> {
+    store.put_snapshot(store.len(), &tree.encode_snapshot())
 }
 
 /// Applies one stored operation. The tree refuses the same operations it

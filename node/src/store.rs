@@ -15,7 +15,7 @@
 //! | `ops` | replica id (16 bytes) ‖ first seq (8 bytes, big-endian) | [`TreeOp::encode`] |
 //! | `arrival` | arrival index (8 bytes, big-endian) | the `ops` key of the op stored then |
 //! | `meta` | a name (ASCII) | see below |
-//! | `snapshots` | (empty for now) | a snapshot of the `WorkTree` and the arrival index it covers |
+//! | `snapshots` | arrivals covered `n` (8 bytes, big-endian) | [`WorkTree::encode_snapshot`] of the tree holding arrivals `0..n` |
 //! | `commits` | (empty for now) | a Git commit id mapped to the version vector it was made at |
 //!
 //! The `ops` key sorts one replica's operations together in sequence
@@ -44,11 +44,24 @@
 //! on.) Damage to RocksDB's own files is caught by its block checksums
 //! ([`StoreError::Db`]).
 //!
-//! `snapshots` and `commits` are created now so that adding their content
-//! does not change the format: snapshots (issue 4's second part) will let
-//! start-up load a saved tree and replay only the arrivals after it;
-//! `commits` is the commit-to-version map the Git issue fills (MISSION F5).
+//! # Snapshots
+//!
+//! Every [`Store::snapshot_interval`] stored operations (and on a clean
+//! shutdown) the node writes a snapshot of its tree ([`Store::put_snapshot`])
+//! keyed by the number of arrivals it covers, in one synced batch that also
+//! deletes the older ones: a crash leaves either the old snapshot or the
+//! new one. The snapshot itself carries a format version and a checksum
+//! ([`memo_core::tree::SnapshotError`]), so a torn or garbled one is
+//! detected: start-up then warns and replays every operation, which are
+//! all still here (snapshots never replace operations: peers catching up
+//! and `ops_of` need them).
+//!
+//! `commits` is created now so that adding its content does not change
+//! the format: it is the commit-to-version map the Git issue fills
+//! (MISSION F5).
 
+#[cfg(doc)]
+use memo_core::WorkTree;
 use memo_core::{DecodeError, ReplicaId, Seq, TreeOp, VersionVector};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::collections::HashSet;
@@ -69,6 +82,10 @@ const FAMILIES: [&str; 5] = [CF_OPS, CF_ARRIVAL, CF_META, CF_SNAPSHOTS, CF_COMMI
 const META_FORMAT: &[u8] = b"format";
 const META_REPLICA: &[u8] = b"replica";
 const META_NEXT_SEQ: &[u8] = b"next_seq";
+
+/// How many stored operations make a new snapshot due, by default: a
+/// start-up then replays at most this many operations one by one.
+pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 10_000;
 
 /// Why the store could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +174,9 @@ pub struct Store {
     next_seq: Seq,
     /// The arrival index the next stored operation gets.
     next_arrival: u64,
+    /// How many arrivals the newest snapshot covers (0 without one).
+    snapshot_covers: u64,
+    snapshot_interval: u64,
 }
 
 impl fmt::Debug for Store {
@@ -166,6 +186,7 @@ impl fmt::Debug for Store {
             .field("replica", &self.replica)
             .field("next_seq", &self.next_seq)
             .field("next_arrival", &self.next_arrival)
+            .field("snapshot_covers", &self.snapshot_covers)
             .finish()
     }
 }
@@ -183,7 +204,9 @@ impl Store {
         let db = open_db(&path, &existing)?;
         let (replica, next_seq) = read_meta(&db, &path)?;
         let next_arrival = next_arrival(&db)?;
-        Ok(Store { db, path, replica, next_seq, next_arrival })
+        let snapshot_covers = newest_snapshot_key(&db)?.unwrap_or(0);
+        let snapshot_interval = DEFAULT_SNAPSHOT_INTERVAL;
+        Ok(Store { db, path, replica, next_seq, next_arrival, snapshot_covers, snapshot_interval })
     }
 
     /// This working copy's replica id (drawn when the store was made).
@@ -278,9 +301,15 @@ impl Store {
 
     /// Calls `f` with every stored operation in arrival order, without
     /// holding them all in memory.
-    pub fn for_each_op(&self, mut f: impl FnMut(TreeOp)) -> Result<(), StoreError> {
+    pub fn for_each_op(&self, f: impl FnMut(TreeOp)) -> Result<(), StoreError> {
+        self.for_each_op_from(0, f)
+    }
+
+    /// Calls `f` with every operation stored at arrival index `from` or
+    /// later, in arrival order: the tail after a snapshot.
+    pub fn for_each_op_from(&self, from: u64, mut f: impl FnMut(TreeOp)) -> Result<(), StoreError> {
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_ARRIVAL));
-        iter.seek_to_first();
+        iter.seek(from.to_be_bytes());
         while let Some(value) = iter.value() {
             let key = parse_key(value)?;
             let bytes = self.db.get_pinned_cf(self.cf(CF_OPS), value)?;
@@ -313,6 +342,44 @@ impl Store {
         Ok(version)
     }
 
+    /// Stores `snapshot`, the tree holding exactly the first `covers`
+    /// stored operations, and drops older snapshots, in one synced batch.
+    pub fn put_snapshot(&mut self, covers: u64, snapshot: &[u8]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(self.cf(CF_SNAPSHOTS), 0u64.to_be_bytes(), covers.to_be_bytes());
+        batch.put_cf(self.cf(CF_SNAPSHOTS), covers.to_be_bytes(), snapshot);
+        self.db.write_opt(batch, &synced())?;
+        self.snapshot_covers = covers;
+        Ok(())
+    }
+
+    /// The newest snapshot and how many arrivals it covers, if any.
+    pub fn newest_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_SNAPSHOTS));
+        iter.seek_to_last();
+        iter.status()?;
+        match (iter.key(), iter.value()) {
+            (Some(key), Some(value)) => Ok(Some((u64::from_be_bytes(fixed("snapshot key", key)?), value.to_vec()))),
+            _ => Ok(None),
+        }
+    }
+
+    /// How many stored operations make a new snapshot due.
+    pub fn snapshot_interval(&self) -> u64 {
+        self.snapshot_interval
+    }
+
+    /// Sets how many stored operations make a new snapshot due (at least 1).
+    pub fn set_snapshot_interval(&mut self, ops: u64) {
+        self.snapshot_interval = ops.max(1);
+    }
+
+    /// Whether [`Store::snapshot_interval`] operations were stored since
+    /// the newest snapshot.
+    pub fn snapshot_due(&self) -> bool {
+        self.next_arrival.saturating_sub(self.snapshot_covers) >= self.snapshot_interval
+    }
+
     /// How many operations are stored.
     pub fn len(&self) -> u64 {
         self.next_arrival
@@ -327,6 +394,17 @@ impl Store {
     #[doc(hidden)]
     pub fn put_raw_op(&mut self, key: OpKey, value: &[u8]) -> Result<(), StoreError> {
         Ok(self.db.put_cf_opt(self.cf(CF_OPS), key.to_bytes(), value, &synced())?)
+    }
+
+    /// Flushes the memory tables and compacts every family, so that the
+    /// files on disk show the steady-state size: for benchmarks.
+    #[doc(hidden)]
+    pub fn compact(&self) -> Result<(), StoreError> {
+        for family in FAMILIES {
+            self.db.flush_cf(self.cf(family))?;
+            self.db.compact_range_cf(self.cf(family), None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
     }
 
     /// Writes a raw `meta` value: for format tests only.
@@ -432,6 +510,15 @@ fn read_meta(db: &DB, path: &Path) -> Result<(ReplicaId, Seq), StoreError> {
     let replica = ReplicaId::from_bytes(fixed("replica", &replica)?);
     let next_seq = get(META_NEXT_SEQ)?.ok_or_else(|| missing("next_seq"))?;
     Ok((replica, u64::from_be_bytes(fixed("next_seq", &next_seq)?)))
+}
+
+/// How many arrivals the newest snapshot covers, if there is one.
+fn newest_snapshot_key(db: &DB) -> Result<Option<u64>, StoreError> {
+    let mut iter = db.raw_iterator_cf(db.cf_handle(CF_SNAPSHOTS).expect("opened above"));
+    iter.seek_to_last();
+    iter.status()?;
+    // A garbled key only delays the next snapshot: start-up checks it.
+    Ok(iter.key().and_then(|key| Some(u64::from_be_bytes(key.try_into().ok()?))))
 }
 
 /// The arrival index after the last stored one.

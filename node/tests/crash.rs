@@ -3,7 +3,8 @@
 //! and prints the sequence number it acknowledged; this test `kill -9`s it
 //! at random moments, restarts it, and checks after every kill that each
 //! acknowledged operation is in the store and that the rebuilt replica
-//! equals one that never crashed.
+//! (from its newest snapshot and the operations after it) equals one that
+//! never crashed.
 
 use memo_core::tree::{EmptyBase, WorkTree};
 use memo_core::Seq;
@@ -25,6 +26,8 @@ fn spawn(store: &Path, seed: u64, until: Seq) -> Child {
         .arg("debug-append-stream")
         .arg(store)
         .args([seed.to_string(), until.to_string()])
+        // Snapshots often, so that kills also land amid snapshot writes.
+        .args(["--snapshot-every", "20"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

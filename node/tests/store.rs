@@ -106,9 +106,10 @@ fn local_appends_move_the_sequence_and_it_survives_a_restart() {
 }
 
 /// Several replicas edit; replica A stores every operation it makes or
-/// receives (reordered and duplicated) before applying it, and restarts
-/// from its store now and then. After each restart its rebuilt tree must
-/// equal the one that never restarted, and go on from there.
+/// receives (reordered and duplicated) before applying it, snapshots now
+/// and then, and restarts from its store now and then. After each restart
+/// its tree (snapshot and tail) must equal a full replay and the one that
+/// never restarted, and go on from there.
 fn restart_equivalence(seed: u64, rounds: usize) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -139,10 +140,15 @@ fn restart_equivalence(seed: u64, rounds: usize) {
                 apply(&mut never_restarted, op);
             }
         }
+        if rng.gen_bool(0.15) {
+            replica::save_snapshot(&mut store, &a).unwrap();
+        }
         if rng.gen_bool(0.1) {
             drop(store);
             (a, store) = replica::open(&path, Arc::new(EmptyBase)).unwrap();
-            assert_same(&a, &never_restarted, &context);
+            assert_same(&a, &never_restarted, &format!("{context}, snapshot and tail"));
+            let replayed = replica::rebuild_without_snapshot(&store, Arc::new(EmptyBase)).unwrap();
+            assert_same(&replayed, &never_restarted, &format!("{context}, full replay"));
             assert_eq!(store.next_seq(), a.version().get(a.replica()), "{context}");
         }
     }
@@ -262,4 +268,60 @@ fn a_damaged_table_file_is_an_error() {
     }
     let error = replica::open(dir.path(), Arc::new(EmptyBase)).unwrap_err();
     assert!(error.to_string().contains("Corruption"), "{error}");
+}
+
+/// A snapshot that is torn, garbled, from a newer Memo, or claims more
+/// than is stored is skipped: start-up replays every operation and the
+/// tree is still right.
+#[test]
+fn a_bad_snapshot_falls_back_to_full_replay() {
+    type Garble = fn(&[u8]) -> Vec<u8>;
+    let garbles: [(&str, Garble); 4] = [
+        ("truncated", |bytes| bytes[..bytes.len() / 2].to_vec()),
+        ("garbled", |bytes| bytes.iter().enumerate().map(|(i, b)| if i % 7 == 3 { b ^ 0x5a } else { *b }).collect()),
+        ("newer", |bytes| [&bytes[..4], &99u32.to_le_bytes()[..], &bytes[8..]].concat()),
+        ("emptied", |_| Vec::new()),
+    ];
+    for (name, garble) in garbles {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut tree, mut store) = replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+        store.append(&local_ops(&mut tree, 8, 60)).unwrap();
+        let covers = store.len();
+        store.put_snapshot(covers, &garble(&tree.encode_snapshot())).unwrap();
+        store.append(&local_ops(&mut tree, 8, 20)).unwrap();
+        drop(store);
+        let (rebuilt, _store) = replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+        assert_same(&rebuilt, &tree, name);
+    }
+    // A snapshot that claims to cover operations that are not stored.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut tree, mut store) = replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    store.append(&local_ops(&mut tree, 9, 30)).unwrap();
+    let snapshot = tree.encode_snapshot();
+    store.put_snapshot(store.len() + 5, &snapshot).unwrap();
+    drop(store);
+    let (rebuilt, _store) = replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    assert_same(&rebuilt, &tree, "covers too much");
+}
+
+#[test]
+fn start_up_loads_the_newest_snapshot_and_replays_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut tree, mut store) = replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    store.set_snapshot_interval(25);
+    let mut snapshots = 0;
+    for _ in 0..200 {
+        store.append(&step(&mut tree, 10)).unwrap();
+        if store.snapshot_due() {
+            replica::save_snapshot(&mut store, &tree).unwrap();
+            snapshots += 1;
+        }
+    }
+    assert!(snapshots >= 4 && !store.snapshot_due());
+    let (covers, _) = store.newest_snapshot().unwrap().unwrap();
+    assert!(covers <= store.len() && covers + 25 > store.len());
+    drop(store);
+    let (rebuilt, store) = replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    assert_same(&rebuilt, &tree, "snapshot and tail");
+    assert_eq!(store.newest_snapshot().unwrap().unwrap().0, covers, "older snapshots were dropped, the newest kept");
 }
