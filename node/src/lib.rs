@@ -3,11 +3,14 @@
 //!
 //! - [`store`]: the durable operation store (RocksDB), written before
 //!   anything else sees an operation;
-//! - [`replica`]: start-up, a working copy's replica rebuilt from its store.
+//! - [`replica`]: start-up, a working copy's replica rebuilt from its store;
+//! - [`location`]: where a working copy's store lives (`.git/memo/store`
+//!   by default).
 //!
 //! The network, the file watcher, Git and the editor RPC land with their
 //! issues.
 
+pub mod location;
 pub mod replica;
 pub mod store;
 
