@@ -6,9 +6,10 @@
 //! number only, so a process restarted on a store continues exactly the
 //! stream a process that never crashed would have made.
 
-use crate::replica::{self, RecoveryError};
+use crate::replica::{ChangeError, RecoveryError, Replica};
 use memo_core::tree::{Content, EmptyBase};
 use memo_core::{Seq, TreeOp, WorkTree};
+use std::convert::Infallible;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -109,18 +110,17 @@ pub fn append_stream(
     snapshot_every: u64,
     out: &mut impl Write,
 ) -> Result<(), StreamError> {
-    let (mut tree, mut store) = replica::open(path, Arc::new(EmptyBase))?;
-    store.set_snapshot_interval(snapshot_every);
-    while store.next_seq() < until {
-        let ops = step(&mut tree, seed);
-        store.append(&ops)?;
-        writeln!(out, "{}", store.next_seq())?;
+    let mut replica = Replica::open(path, Arc::new(EmptyBase))?;
+    replica.set_snapshot_interval(snapshot_every);
+    while replica.store().next_seq() < until {
+        replica.change(|tree| Ok::<_, Infallible>(step(tree, seed))).map_err(|e| match e {
+            ChangeError::Store(e) => e,
+            ChangeError::Refused(never) => match never {},
+        })?;
+        writeln!(out, "{}", replica.store().next_seq())?;
         out.flush()?;
-        if store.snapshot_due() {
-            replica::save_snapshot(&mut store, &tree)?;
-        }
     }
-    replica::save_snapshot(&mut store, &tree)?;
+    replica.close()?;
     Ok(())
 }
 

@@ -17,5 +17,5 @@ pub mod store;
 #[doc(hidden)]
 pub mod debug;
 
-pub use replica::RecoveryError;
+pub use replica::{RecoveryError, Replica};
 pub use store::{Store, StoreError};

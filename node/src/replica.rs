@@ -1,4 +1,12 @@
-//! Start-up: a working copy's replica rebuilt from its store.
+//! A working copy's replica and its store, kept in step ([`Replica`]), and
+//! start-up: the replica rebuilt from its store.
+//!
+//! The write path (MISSION rule 8): an operation is stored, its
+//! write-ahead log synced, before it changes the tree others read, is
+//! reported to an editor, or leaves the node. [`Replica::change`] stores
+//! the operations of a local change before returning them (acknowledged:
+//! they may now be gossiped); [`Replica::receive`] stores a remote
+//! operation before applying it.
 //!
 //! Start-up loads the store's newest snapshot ([`WorkTree::decode_snapshot`])
 //! and replays only the operations stored after it. A snapshot that does
@@ -7,7 +15,7 @@
 //! only slower. [`save_snapshot`] writes a new one; the node calls it when
 //! [`Store::snapshot_due`] and on a clean shutdown.
 
-use crate::store::{Store, StoreError};
+use crate::store::{OpKey, Store, StoreError};
 use memo_core::causal::CausalBuffer;
 use memo_core::tree::{BaseSnapshot, TreeApplyError};
 use memo_core::{IdRange, Seq, TreeOp, WorkTree};
@@ -25,6 +33,109 @@ pub enum RecoveryError {
          units of them apply: operations are missing from the store; restore it from a backup"
     )]
     LostLocalOps { promised: Seq, rebuilt: Seq },
+}
+
+/// A remote operation that was not taken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// Malformed, or of another timeline: not stored, nothing changed.
+    #[error(transparent)]
+    Refused(#[from] TreeApplyError),
+    /// Not stored: the node must stop (nothing was applied).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A local change that was not made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChangeError<E: std::error::Error + 'static> {
+    /// The tree refused it: nothing changed.
+    #[error(transparent)]
+    Refused(E),
+    /// Made on the tree but not stored: the node must stop, since the tree
+    /// now holds operations the store lacks (a restart drops them, and
+    /// they were never reported or sent).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A working copy's replica with its store (see the module documentation).
+#[derive(Debug)]
+pub struct Replica {
+    tree: WorkTree,
+    store: Store,
+}
+
+impl Replica {
+    /// Opens the store at `path` (making it if new) and rebuilds the
+    /// replica it holds on `base` (see [`open`]).
+    pub fn open(path: impl AsRef<Path>, base: Arc<dyn BaseSnapshot>) -> Result<Replica, RecoveryError> {
+        let (tree, store) = open(path, base)?;
+        Ok(Replica { tree, store })
+    }
+
+    pub fn tree(&self) -> &WorkTree {
+        &self.tree
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Makes a local change with `make` (any [`WorkTree`] change, which
+    /// checks it and returns its operations), stores the operations, and
+    /// returns them acknowledged. Writes a snapshot when one is due.
+    pub fn change<E: std::error::Error + 'static>(
+        &mut self,
+        make: impl FnOnce(&mut WorkTree) -> Result<Vec<TreeOp>, E>,
+    ) -> Result<Vec<TreeOp>, ChangeError<E>> {
+        let ops = make(&mut self.tree).map_err(ChangeError::Refused)?;
+        self.store.append(&ops)?;
+        self.snapshot_if_due()?;
+        Ok(ops)
+    }
+
+    /// Takes an operation from a peer: checks it, stores it, then applies
+    /// it (it may wait for others, as in [`WorkTree::apply`]). A copy of an
+    /// operation already stored changes nothing. Returns how many
+    /// operations were applied.
+    pub fn receive(&mut self, op: TreeOp) -> Result<usize, ReceiveError> {
+        self.tree.check(&op)?;
+        if self.store.contains(OpKey::of(&op))? {
+            return Ok(0);
+        }
+        self.store.append(std::slice::from_ref(&op))?;
+        let applied = self.tree.apply(op);
+        self.snapshot_if_due()?;
+        // Refused when applied (e.g. a create inside a file): stored all the
+        // same, since storing comes first; replay refuses it again.
+        Ok(applied?)
+    }
+
+    /// Sets how many stored operations make a snapshot due.
+    pub fn set_snapshot_interval(&mut self, ops: u64) {
+        self.store.set_snapshot_interval(ops);
+    }
+
+    /// Writes a snapshot now, e.g. at a clean shutdown.
+    pub fn snapshot(&mut self) -> Result<(), StoreError> {
+        save_snapshot(&mut self.store, &self.tree)
+    }
+
+    fn snapshot_if_due(&mut self) -> Result<(), StoreError> {
+        match self.store.snapshot_due() {
+            true => self.snapshot(),
+            false => Ok(()),
+        }
+    }
+
+    /// Closes the replica cleanly: a snapshot, so the next start-up replays
+    /// nothing.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.snapshot()
+    }
 }
 
 /// Opens the store at `path` (making it if new) and rebuilds the replica

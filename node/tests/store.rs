@@ -325,3 +325,34 @@ fn start_up_loads_the_newest_snapshot_and_replays_the_tail() {
     assert_same(&rebuilt, &tree, "snapshot and tail");
     assert_eq!(store.newest_snapshot().unwrap().unwrap().0, covers, "older snapshots were dropped, the newest kept");
 }
+
+/// The write path: a peer's operation is stored before it is applied, a
+/// malformed one is neither, a copy changes nothing, and what was received
+/// survives a restart.
+#[test]
+fn a_replica_stores_what_it_receives_before_applying_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peer = tree(ReplicaId::from_random_bytes([5; 16]));
+    let from_peer = local_ops(&mut peer, 11, 30);
+    let mut replica = memo_node::Replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    // Delivered backwards: everything but the first waits, and is stored.
+    for op in from_peer.iter().rev() {
+        replica.receive(op.clone()).unwrap();
+        assert!(replica.store().contains(OpKey::of(op)).unwrap());
+    }
+    assert_same(replica.tree(), &peer, "after receiving");
+    let stored = replica.store().len();
+    assert_eq!(replica.receive(from_peer[3].clone()).unwrap(), 0);
+    assert_eq!(replica.store().len(), stored, "a copy is stored once");
+    let mut malformed = from_peer[0].clone();
+    malformed.id.seq = 1 << 60;
+    assert!(matches!(replica.receive(malformed), Err(replica::ReceiveError::Refused(_))));
+    assert_eq!(replica.store().len(), stored, "a malformed operation is not stored");
+    let mine = replica.change(|tree| tree.create_text("mine.txt", "local")).unwrap();
+    assert!(replica.store().contains(OpKey::of(&mine[0])).unwrap());
+    let before = replica.tree().paths();
+    replica.close().unwrap();
+    let again = memo_node::Replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    assert_eq!(again.tree().paths(), before);
+    assert_eq!(again.tree().read_text("mine.txt").unwrap(), "local");
+}

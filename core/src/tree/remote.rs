@@ -39,10 +39,7 @@ impl WorkTree {
     /// [`WorkTree::waiting`]) and applies as soon as they arrive, with every
     /// waiting operation it makes ready. Returns how many were applied.
     pub fn apply(&mut self, op: TreeOp) -> Result<usize, TreeApplyError> {
-        op.validate().map_err(|reason| TreeApplyError::Invalid { range: op.range(), reason })?;
-        if op.timeline != self.timeline_of(op.range()) {
-            return Err(TreeApplyError::OtherTimeline { range: op.range(), timeline: op.timeline });
-        }
+        self.check(&op)?;
         if self.version.contains_range(&op.range()) {
             return Ok(0);
         }
@@ -70,6 +67,18 @@ impl WorkTree {
         match first_error {
             Some(error) if applied == 0 => Err(error),
             _ => Ok(applied),
+        }
+    }
+
+    /// What [`WorkTree::apply`] checks before anything else: that `op` is
+    /// well formed and belongs to this timeline. (Its effect may still be
+    /// refused when it applies, e.g. a create inside a file.) A node checks
+    /// this before it stores an operation.
+    pub fn check(&self, op: &TreeOp) -> Result<(), TreeApplyError> {
+        op.validate().map_err(|reason| TreeApplyError::Invalid { range: op.range(), reason })?;
+        match op.timeline == self.timeline_of(op.range()) {
+            true => Ok(()),
+            false => Err(TreeApplyError::OtherTimeline { range: op.range(), timeline: op.timeline }),
         }
     }
 
