@@ -223,3 +223,16 @@ proptest! {
         still_works(load(&WorkTree::seal_snapshot(&body[..cut]), &base));
     }
 }
+
+/// Found by the fuzzer: a body whose Lamport clock is near 2^64 loaded, and
+/// the next local edit overflowed its stamps.
+#[test]
+fn a_clock_beyond_what_operations_carry_is_refused() {
+    let (_, base) = sample();
+    let body =
+        [1, 0, 0, 254, 255, 255, 255, 255, 255, 255, 255, 255, 1, 0, 0, 0, 255, 255, 59, 138, 205, 138, 255, 255];
+    let body = [&body[..], &[255, 255, 255, 255, 255, 255, 0, 9]].concat();
+    let loaded = load(&WorkTree::seal_snapshot(&body), &base);
+    assert!(loaded.is_err(), "{:?}", loaded.map(|t| t.clock()));
+    still_works(loaded);
+}

@@ -50,7 +50,7 @@ use super::{BaseSnapshot, Logged, WorkTree};
 use crate::causal::{self, CausalBuffer};
 use crate::encoding::{decode_history, DecodeError};
 use crate::id::{IdRange, Lamport, ReplicaId};
-use crate::text::TextOp;
+use crate::text::{TextOp, MAX_SEQ};
 use crate::version::VersionVector;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -226,6 +226,10 @@ impl WorkTree {
         }
         if tree.version != body.version {
             return Err(SnapshotError::Inconsistent("the operations do not make up its version"));
+        }
+        // A clock past what operations may carry would overflow local stamps.
+        if body.clock >= MAX_SEQ {
+            return Err(SnapshotError::Inconsistent("a Lamport clock beyond 2^48"));
         }
         tree.clock = tree.clock.max(body.clock);
         tree.set_pending_limit(usize::MAX);
