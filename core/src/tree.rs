@@ -196,12 +196,6 @@ impl WorkTree {
         self.pending.set_limit(limit);
     }
 
-    /// How many moves the structure keeps (for diagnostics).
-    #[doc(hidden)]
-    pub fn moves(&self) -> usize {
-        self.structure.moves()
-    }
-
     fn view(&self) -> ViewRef<'_> {
         ViewRef { view: &self.view, structure: &self.structure, entries: &self.entries }
     }
@@ -238,12 +232,13 @@ impl WorkTree {
         };
         let (blob, executable) = (blob.clone(), *executable);
         let content = self.base.read(&blob).ok_or(InvalidTreeOp::MissingBase(file))?;
-        let kind = match std::str::from_utf8(&content) {
-            Ok(text) if !text.contains('\0') => {
+        let kind = match is_text(&content) {
+            true => {
+                let text = std::str::from_utf8(&content).expect("is_text checks UTF-8");
                 let crdt = TextCrdt::with_base(self.replica, base_text_replica(&blob), text);
                 Kind::Text { text: Box::new(crdt), executable }
             }
-            _ => Kind::Binary { content: Register::new(ValueId::Base, BASE_STAMP, Bytes::Base(blob)), executable },
+            false => Kind::Binary { content: Register::new(ValueId::Base, BASE_STAMP, Bytes::Base(blob)), executable },
         };
         self.entries.get_mut(&file).expect("checked above").kind = kind;
         Ok(())

@@ -161,11 +161,6 @@ impl Structure {
             self.places[entry as usize] = Some(place);
         }
     }
-
-    /// How many moves are kept (for diagnostics).
-    pub fn moves(&self) -> usize {
-        self.log.len()
-    }
 }
 
 #[cfg(test)]
