@@ -9,7 +9,8 @@
 
 mod common;
 
-use memo_core::tree::{Content, EntryKind, MemoryBase, SnapshotError, Status, TimelineId, TreeOp, WorkTree};
+use common::trees::{local_action, random_base, snapshot};
+use memo_core::tree::{MemoryBase, SnapshotError, TimelineId, TreeOp, WorkTree};
 use memo_core::{ReplicaId, VersionVector};
 use proptest::prelude::*;
 use rand::rngs::SmallRng;
@@ -17,69 +18,6 @@ use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 
 const REPLICAS: usize = 3;
-const NAMES: &[&str] = &["a", "b", "c.txt", "d.bin"];
-
-fn random_base(rng: &mut SmallRng) -> MemoryBase {
-    let mut base = MemoryBase::new();
-    for i in 0..rng.gen_range(0..8) {
-        let dir = ["", "src/", "docs/"][rng.gen_range(0..3)];
-        base = match rng.gen_range(0..4) {
-            0 => base.file(&format!("{dir}bin{i}"), vec![0u8, i as u8]),
-            1 => base.symlink(&format!("{dir}link{i}"), "target"),
-            _ => base.file(&format!("{dir}file{i}.txt"), format!("base text {i}\n")),
-        };
-    }
-    base
-}
-
-fn random_text(rng: &mut SmallRng) -> String {
-    const ALPHABET: &[char] = &['a', 'b', ' ', '\n', 'é', '𝄞'];
-    (0..rng.gen_range(1..6)).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())]).collect()
-}
-
-fn local_action(rng: &mut SmallRng, tree: &mut WorkTree) -> Vec<TreeOp> {
-    let entries = tree.entries();
-    let shown: Vec<_> = entries.iter().filter(|e| e.status != Status::Deleted).collect();
-    let dirs: Vec<String> = std::iter::once(String::new())
-        .chain(shown.iter().filter(|e| e.kind == EntryKind::Dir).map(|e| e.path.clone()))
-        .collect();
-    let dir = &dirs[rng.gen_range(0..dirs.len())];
-    let name = NAMES[rng.gen_range(0..NAMES.len())];
-    let new_path = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
-    let any = shown.get(rng.gen_range(0..shown.len().max(1))).map(|e| e.path.clone());
-    let ops = match (rng.gen_range(0..100), any) {
-        (0..=9, _) => tree.create_dir(&new_path).map(|op| vec![op]),
-        (10..=24, _) => tree.create_text(&new_path, &random_text(rng)),
-        (25..=29, _) => tree.create_binary(&new_path, vec![rng.gen()], rng.gen()).map(|op| vec![op]),
-        (30..=39, Some(path)) => tree.rename(&path, &new_path).map(|op| vec![op]),
-        (40..=44, Some(path)) => tree.delete(&path).map(|op| vec![op]),
-        (45..=89, Some(path)) => match tree.read(&path) {
-            Ok(Content::Text(text)) => {
-                let len = text.chars().count();
-                let start = rng.gen_range(0..=len);
-                let end = (start + rng.gen_range(0..3)).min(len);
-                tree.edit_text(&path, start, end, &random_text(rng))
-            }
-            _ => tree.write(&path, vec![rng.gen()]).map(|op| vec![op]),
-        },
-        (90..=94, Some(path)) => tree.set_executable(&path, rng.gen()).map(|op| vec![op]),
-        (95..=99, Some(path)) => tree.undo_text(&path).map(|op| op.into_iter().collect()),
-        _ => Ok(vec![]),
-    };
-    ops.unwrap_or_default()
-}
-
-type State = Vec<(String, EntryKind, Status, bool, Option<Content>)>;
-
-fn state(tree: &WorkTree) -> State {
-    tree.entries()
-        .into_iter()
-        .map(|e| {
-            let content = (e.status != Status::Deleted).then(|| tree.read(&e.path).expect("a shown entry reads"));
-            (e.path, e.kind, e.status, e.executable, content)
-        })
-        .collect()
-}
 
 fn sorted_waiting(tree: &WorkTree) -> Vec<String> {
     let mut waiting: Vec<String> = tree.waiting().iter().map(|w| format!("{w:?}")).collect();
@@ -92,7 +30,7 @@ fn sorted_waiting(tree: &WorkTree) -> Vec<String> {
 fn round_trip(tree: &WorkTree, base: &Arc<MemoryBase>) -> WorkTree {
     let bytes = tree.encode_snapshot();
     let loaded = WorkTree::decode_snapshot(tree.replica(), base.clone(), &bytes).expect("a snapshot loads");
-    assert_eq!(state(&loaded), state(tree), "visible state");
+    assert_eq!(snapshot(&loaded), snapshot(tree), "visible state");
     assert_eq!(loaded.paths(), tree.paths(), "paths");
     assert_eq!(loaded.version(), tree.version(), "version");
     assert_eq!(loaded.clock(), tree.clock(), "clock");
@@ -137,7 +75,7 @@ fn run(seed: u64, steps: usize) {
     }
     for r in 0..REPLICAS {
         trees[r] = round_trip(&trees[r], &base);
-        assert_eq!(state(&trees[r]), state(&trees[0]), "replica {r} diverged after loading snapshots");
+        assert_eq!(snapshot(&trees[r]), snapshot(&trees[0]), "replica {r} diverged after loading snapshots");
     }
 }
 

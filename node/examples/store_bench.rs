@@ -14,27 +14,11 @@
 
 use memo_core::tree::EmptyBase;
 use memo_core::{TreeOp, WorkTree};
+use memo_node::debug::Rng;
 use memo_node::{replica, Store};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// SplitMix64, seeded: the same stream on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// A synthetic editing session: someone typing in a few files of a small
 /// tree, with now and then a new file, a rename or a new directory.
@@ -52,7 +36,7 @@ struct Session {
 impl Session {
     fn new(tree: &mut WorkTree, out: &mut Vec<TreeOp>) -> Self {
         let mut session = Session {
-            rng: Rng(42),
+            rng: Rng::new(42, 0),
             dirs: vec![String::new()],
             files: Vec::new(),
             current: 0,

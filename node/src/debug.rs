@@ -17,14 +17,15 @@ use std::sync::Arc;
 /// SplitMix64: a few lines, deterministic everywhere, good enough to pick
 /// test operations (the binary needs no `rand` for it).
 #[derive(Debug)]
-struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, step: u64) -> Self {
+    /// The stream of `seed` at step `step`.
+    pub fn new(seed: u64, step: u64) -> Self {
         Rng(seed ^ step.wrapping_mul(0xA076_1D64_78BD_642F))
     }
 
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -32,8 +33,9 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 
     fn pick<'a>(&mut self, items: &'a [String]) -> Option<&'a str> {

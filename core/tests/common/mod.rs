@@ -1,4 +1,8 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests. Each test binary uses a part
+//! of them, so the rest is dead code there.
+#![allow(dead_code)]
+
+pub mod trees;
 
 /// Runs `run(seed)` for every seed of `seeds`, or only for `MEMO_SEED` when
 /// it is set; a failure names its seed so that it can be rerun alone.
