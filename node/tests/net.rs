@@ -108,3 +108,63 @@ fn the_topic_derives_from_the_working_copy_id_not_its_name() {
     assert!(!topic.as_str().contains("my project"));
     assert_ne!(topic, net::topic_for(b"another").hash());
 }
+
+/// A peer on the topic that publishes garbage: its messages are rejected
+/// (not applied, not stored), and the members keep converging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_topic_is_rejected_and_the_members_keep_working() {
+    use futures::StreamExt;
+    use libp2p::{noise, tcp, yamux};
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(dir_a.path()).await;
+    let b = start(dir_b.path()).await;
+    b.dial(a.addresses()[0].clone()).await.unwrap();
+
+    let keypair = libp2p::identity::Keypair::generate_ed25519();
+    let behaviour = net::Behaviour::new(&keypair).unwrap();
+    let mut rogue = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|_| behaviour)
+        .unwrap()
+        .build();
+    let topic = net::topic_for(b"test working copy");
+    rogue.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
+    rogue.dial(a.addresses()[0].clone()).unwrap();
+    let rogue_id = *rogue.local_peer_id();
+    // Drive the rogue swarm in the background; publish garbage once it can.
+    let garbage = tokio::spawn(async move {
+        let mut sent = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        while sent < 5 {
+            tokio::select! {
+                _ = rogue.select_next_some() => {}
+                _ = tick.tick() => {
+                    let payload = format!("not an operation {sent}").into_bytes();
+                    if rogue.behaviour_mut().gossipsub.publish(topic.clone(), payload).is_ok() {
+                        sent += 1;
+                    }
+                }
+            }
+        }
+        // Keep serving, so that a's validation (and any reply) runs.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while tokio::time::Instant::now() < deadline {
+            tokio::select! {
+                _ = rogue.select_next_some() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    });
+    wait_for_subscriber(&a, rogue_id).await;
+    garbage.await.unwrap();
+
+    wait_for_subscriber(&a, b.peer_id()).await;
+    a.change(|tree| tree.create_text("still.txt", "working")).await.unwrap().unwrap();
+    wait_for(&b, "a's file on b", |tree| tree.read_text("still.txt").is_ok_and(|t| t == "working")).await;
+    assert_eq!(a.read(|tree| tree.paths()).await.unwrap(), vec!["still.txt".to_string()]);
+    assert_eq!(b.read(|tree| tree.paths()).await.unwrap(), vec!["still.txt".to_string()]);
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
