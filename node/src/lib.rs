@@ -4,13 +4,16 @@
 //! - [`store`]: the durable operation store (RocksDB), written before
 //!   anything else sees an operation;
 //! - [`replica`]: start-up, a working copy's replica rebuilt from its store;
+//! - [`net`]: the network (libp2p gossipsub of live operations; the rest
+//!   of issue 5 is listed there);
 //! - [`location`]: where a working copy's store lives (`.git/memo/store`
 //!   by default).
 //!
-//! The network, the file watcher, Git and the editor RPC land with their
+//! The file watcher, Git and the editor RPC land with their
 //! issues.
 
 pub mod location;
+pub mod net;
 pub mod replica;
 pub mod store;
 

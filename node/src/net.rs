@@ -1,0 +1,456 @@
+//! The network, first slice of issue 5: live operations between nodes by
+//! libp2p gossipsub.
+//!
+//! What exists:
+//! - a persistent node identity ([`load_or_create_identity`]): an ed25519
+//!   keypair in a file next to the store ([`identity_path`]), made on first
+//!   use with mode 0600;
+//! - the transport: TCP with Noise and Yamux (no QUIC: shared/BUILD.md);
+//! - the behaviour ([`Behaviour`]): gossipsub with signed messages
+//!   ([`gossipsub::MessageAuthenticity::Signed`], strict validation), a
+//!   content-addressed message id (SHA-256 over topic and payload), and
+//!   application validation: a message is forwarded only once it decodes
+//!   as a [`TreeOp`] and passes [`memo_core::WorkTree::check`]; anything
+//!   else is rejected with a log line. Identify runs beside it;
+//! - one topic per working copy ([`topic_for`]), derived from its id by
+//!   SHA-256, never its plain name;
+//! - [`Node`]: a task that owns a [`Replica`], listens, dials, publishes
+//!   the acknowledged operations of each local change (retrying while no
+//!   peer is subscribed yet), and takes valid operations from peers through
+//!   [`Replica::receive`] (stored, then applied; out-of-order ones wait in
+//!   the tree's causal buffer).
+//!
+//! What issue 5 still needs:
+//! - catch-up (anti-entropy): version vectors exchanged on connect and
+//!   periodically, missing operations fetched in bounded batches. Until
+//!   then an operation published while a peer was away, or lost by
+//!   gossip, never reaches it;
+//! - tickets and the working copy's secret (`memo share`, `memo join`);
+//! - access control: today anyone who knows the topic reads and writes it
+//!   (messages are signed, which authenticates the sender, not its right);
+//! - mDNS discovery (off in every test on the root namespace: NETWORK.md);
+//! - bounds: per-peer limits, disconnecting peers that keep sending
+//!   garbage (gossipsub's own `max_transmit_size` of 64 KiB applies), a
+//!   larger operation split or fetched by catch-up;
+//! - `memo status` / `memo peers`, and the daemon that runs a [`Node`];
+//! - storage off the async threads (RocksDB writes block the task today).
+
+use crate::replica::{ChangeError, ReceiveError};
+use crate::{Replica, StoreError};
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, PublishError, TopicHash};
+use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use memo_core::{TreeOp, WorkTree};
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// The identify protocol's name for Memo nodes.
+pub const PROTOCOL_VERSION: &str = "/memo/0.1.0";
+
+/// How many published messages wait for a subscribed peer at most; older
+/// ones are dropped (catch-up, still to come, fetches them).
+pub const OUTBOX_LIMIT: usize = 10_000;
+
+/// How often unsent operations are published again.
+const RETRY_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Why the network could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    #[error("node identity {path}: {source}")]
+    Identity { path: PathBuf, source: std::io::Error },
+    #[error("node identity {path} does not decode: {reason}")]
+    IdentityDecode { path: PathBuf, reason: String },
+    #[error("network set-up: {0}")]
+    Setup(String),
+    #[error("listening on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    #[error("dialing {addr}: {reason}")]
+    Dial { addr: Multiaddr, reason: String },
+    /// The node's task has stopped (after an error it logged, or a shutdown).
+    #[error("the node has stopped")]
+    Stopped,
+    /// An operation could not be stored: the node stopped.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where a node keeps its identity: `node.key` beside the store directory.
+pub fn identity_path(store: &Path) -> PathBuf {
+    let parent = store.parent().unwrap_or(Path::new("."));
+    parent.join("node.key")
+}
+
+/// Loads the node's keypair from `path`, or makes an ed25519 one and writes
+/// it there (mode 0600, synced) if the file does not exist.
+pub fn load_or_create_identity(path: &Path) -> Result<Keypair, NetError> {
+    let io_error = |source| NetError::Identity { path: path.to_owned(), source };
+    match std::fs::read(path) {
+        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes)
+            .map_err(|e| NetError::IdentityDecode { path: path.to_owned(), reason: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let keypair = Keypair::generate_ed25519();
+            let bytes = keypair
+                .to_protobuf_encoding()
+                .map_err(|e| NetError::IdentityDecode { path: path.to_owned(), reason: e.to_string() })?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io_error)?;
+            }
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path).map_err(io_error)?;
+            file.write_all(&bytes).map_err(io_error)?;
+            file.sync_all().map_err(io_error)?;
+            tracing::info!(path = %path.display(), peer = %keypair.public().to_peer_id(), "new node identity");
+            Ok(keypair)
+        }
+        Err(e) => Err(io_error(e)),
+    }
+}
+
+/// The gossipsub topic of a working copy: hex of SHA-256 of
+/// `"memo/topic/v1"` followed by the working copy's id.
+pub fn topic_for(working_copy: &[u8]) -> IdentTopic {
+    let digest = Sha256::new().chain_update(b"memo/topic/v1").chain_update(working_copy).finalize();
+    IdentTopic::new(hex(&digest))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A message's id: SHA-256 of its topic and payload, so that every peer
+/// computes the same id for the same operation whoever relays it.
+fn message_id(message: &gossipsub::Message) -> MessageId {
+    let digest = Sha256::new()
+        .chain_update(message.topic.as_str().as_bytes())
+        .chain_update([0])
+        .chain_update(&message.data)
+        .finalize();
+    MessageId::from(digest.to_vec())
+}
+
+/// The node's libp2p behaviour.
+#[derive(NetworkBehaviour)]
+#[allow(missing_debug_implementations)]
+pub struct Behaviour {
+    pub gossipsub: gossipsub::Behaviour,
+    pub identify: identify::Behaviour,
+}
+
+impl Behaviour {
+    /// Gossipsub (signed, content-addressed ids, validated by the
+    /// application) and identify.
+    pub fn new(keypair: &Keypair) -> Result<Behaviour, NetError> {
+        let config = gossipsub::ConfigBuilder::default()
+            .validate_messages()
+            .message_id_fn(message_id)
+            .build()
+            .map_err(|e| NetError::Setup(e.to_string()))?;
+        let gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair.clone()), config)
+            .map_err(|e| NetError::Setup(e.to_string()))?;
+        let identify = identify::Behaviour::new(identify::Config::new(PROTOCOL_VERSION.into(), keypair.public()));
+        Ok(Behaviour { gossipsub, identify })
+    }
+}
+
+/// How a [`Node`] starts.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub keypair: Keypair,
+    /// The working copy's id: the topic derives from it.
+    pub working_copy: Vec<u8>,
+    /// Addresses to listen on (tests: `/ip4/127.0.0.1/tcp/0`).
+    pub listen: Vec<Multiaddr>,
+}
+
+type Local = Box<dyn FnOnce(&mut Replica) -> Vec<TreeOp> + Send>;
+type Query = Box<dyn FnOnce(&Replica) + Send>;
+
+enum Command {
+    Local(Local),
+    Query(Query),
+    Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
+    SubscribedPeers(oneshot::Sender<Vec<PeerId>>),
+}
+
+/// A running node: a task that owns the replica and the swarm, driven
+/// through this handle. Dropping the handle stops the task (after a
+/// snapshot); [`Node::shutdown`] does so and waits.
+#[derive(Debug)]
+pub struct Node {
+    peer_id: PeerId,
+    addresses: Vec<Multiaddr>,
+    commands: mpsc::Sender<Command>,
+    task: tokio::task::JoinHandle<Result<(), NetError>>,
+}
+
+impl Node {
+    /// Starts a node on the current tokio runtime: listens on the
+    /// configured addresses (waiting until each has one), subscribes to the
+    /// working copy's topic and spawns the task.
+    pub async fn start(replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
+        let behaviour = Behaviour::new(&config.keypair)?;
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
+            .with_tokio()
+            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .map_err(|e| NetError::Setup(e.to_string()))?
+            .with_behaviour(|_| behaviour)
+            .map_err(|e| NetError::Setup(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        let topic = topic_for(&config.working_copy);
+        swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| NetError::Setup(e.to_string()))?;
+        let mut listeners = Vec::new();
+        for addr in &config.listen {
+            let id = swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+            listeners.push(id);
+        }
+        let peer_id = *swarm.local_peer_id();
+        let mut addresses = Vec::new();
+        while !listeners.is_empty() {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { listener_id, address } => {
+                    listeners.retain(|id| *id != listener_id);
+                    addresses.push(address.with(Protocol::P2p(peer_id)));
+                }
+                SwarmEvent::ListenerClosed { reason: Err(e), .. } | SwarmEvent::ListenerError { error: e, .. } => {
+                    return Err(NetError::Setup(format!("listener failed: {e}")));
+                }
+                _ => {}
+            }
+        }
+        tracing::info!(%peer_id, ?addresses, topic = %topic, "node listening");
+        let (commands, receiver) = mpsc::channel(64);
+        let task = NodeTask { swarm, replica, topic: topic.hash(), outbox: VecDeque::new() };
+        let task = tokio::spawn(task.run(receiver));
+        Ok(Node { peer_id, addresses, commands, task })
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The addresses this node listens on, each ending in `/p2p/<peer id>`.
+    pub fn addresses(&self) -> &[Multiaddr] {
+        &self.addresses
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Dial(addr, reply)).await?;
+        answer.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Makes a local change (as [`Replica::change`]) and publishes its
+    /// acknowledged operations. The outer error: the node has stopped.
+    pub async fn change<E, F>(&self, make: F) -> Result<Result<Vec<TreeOp>, ChangeError<E>>, NetError>
+    where
+        E: std::error::Error + Send + 'static,
+        F: FnOnce(&mut WorkTree) -> Result<Vec<TreeOp>, E> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let local: Local = Box::new(move |replica: &mut Replica| {
+            let result = replica.change(make);
+            let ops = result.as_ref().map(Clone::clone).unwrap_or_default();
+            let _ = reply.send(result);
+            ops
+        });
+        self.send(Command::Local(local)).await?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Reads the replica's tree with `read`.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        read: impl FnOnce(&WorkTree) -> R + Send + 'static,
+    ) -> Result<R, NetError> {
+        let (reply, answer) = oneshot::channel();
+        let query: Query = Box::new(move |replica: &Replica| {
+            let _ = reply.send(read(replica.tree()));
+        });
+        self.send(Command::Query(query)).await?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// The peers known to be subscribed to the working copy's topic.
+    pub async fn subscribed_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::SubscribedPeers(reply)).await?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Stops the node: its task closes the replica (a snapshot) and ends.
+    pub async fn shutdown(self) -> Result<(), NetError> {
+        drop(self.commands);
+        self.task.await.map_err(|e| NetError::Setup(format!("node task: {e}")))?
+    }
+
+    async fn send(&self, command: Command) -> Result<(), NetError> {
+        self.commands.send(command).await.map_err(|_| NetError::Stopped)
+    }
+}
+
+struct NodeTask {
+    swarm: Swarm<Behaviour>,
+    replica: Replica,
+    topic: TopicHash,
+    /// Encoded operations not yet published (no subscribed peer yet).
+    outbox: VecDeque<Vec<u8>>,
+}
+
+impl NodeTask {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), NetError> {
+        let mut retry = tokio::time::interval(RETRY_INTERVAL);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break Ok(()),
+                },
+                event = self.swarm.select_next_some() => {
+                    if let Err(error) = self.event(event) {
+                        tracing::error!(%error, "node stopping");
+                        break Err(error);
+                    }
+                }
+                _ = retry.tick(), if !self.outbox.is_empty() => self.flush(),
+            }
+        };
+        let closed = self.replica.close();
+        result?;
+        Ok(closed?)
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Local(local) => {
+                let ops = local(&mut self.replica);
+                for op in &ops {
+                    self.queue(op.encode());
+                }
+                self.flush();
+            }
+            Command::Query(query) => query(&self.replica),
+            Command::Dial(addr, reply) => {
+                let result = self.swarm.dial(addr.clone());
+                let _ = reply.send(result.map_err(|e| NetError::Dial { addr, reason: e.to_string() }));
+            }
+            Command::SubscribedPeers(reply) => {
+                let gossipsub = &self.swarm.behaviour().gossipsub;
+                let peers = gossipsub
+                    .all_peers()
+                    .filter(|(_, topics)| topics.contains(&&self.topic))
+                    .map(|(peer, _)| *peer)
+                    .collect();
+                let _ = reply.send(peers);
+            }
+        }
+    }
+
+    fn queue(&mut self, message: Vec<u8>) {
+        if self.outbox.len() >= OUTBOX_LIMIT {
+            self.outbox.pop_front();
+            tracing::warn!(limit = OUTBOX_LIMIT, "outbox full: the oldest unsent operation is dropped");
+        }
+        self.outbox.push_back(message);
+    }
+
+    /// Publishes what waits, in order, until a publish fails for want of
+    /// peers (retried later).
+    fn flush(&mut self) {
+        while let Some(message) = self.outbox.front() {
+            match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message.clone()) {
+                Ok(_) | Err(PublishError::Duplicate) => {}
+                Err(PublishError::NoPeersSubscribedToTopic | PublishError::AllQueuesFull(_)) => return,
+                Err(error) => tracing::warn!(%error, "an operation could not be published: dropped"),
+            }
+            self.outbox.pop_front();
+        }
+    }
+
+    fn event(&mut self, event: SwarmEvent<BehaviourEvent>) -> Result<(), NetError> {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => {
+                let (acceptance, failure) = match self.validate(&message) {
+                    Ok(acceptance) => (acceptance, None),
+                    Err(error) => (MessageAcceptance::Ignore, Some(error)),
+                };
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                    &message_id,
+                    &propagation_source,
+                    acceptance,
+                );
+                failure.map_or(Ok(()), |error| Err(error.into()))
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic })) => {
+                tracing::debug!(%peer_id, %topic, "peer subscribed");
+                self.flush();
+                Ok(())
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                tracing::debug!(%peer_id, address = %endpoint.get_remote_address(), "connected");
+                Ok(())
+            }
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                tracing::debug!(%peer_id, ?cause, "disconnected");
+                Ok(())
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::warn!(?peer_id, %error, "dial failed");
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a message from the network and, if it is a valid operation
+    /// of our topic, stores and applies it. A store failure is returned:
+    /// the node must stop.
+    fn validate(&mut self, message: &gossipsub::Message) -> Result<MessageAcceptance, StoreError> {
+        let source = message.source.map(|p| p.to_string()).unwrap_or_default();
+        if message.topic != self.topic {
+            tracing::warn!(%source, topic = %message.topic, "message on a topic we did not join: rejected");
+            return Ok(MessageAcceptance::Reject);
+        }
+        let op = match TreeOp::decode(&message.data) {
+            Ok(op) => op,
+            Err(error) => {
+                tracing::warn!(%source, %error, "message that is not an operation: rejected");
+                return Ok(MessageAcceptance::Reject);
+            }
+        };
+        if let Err(error) = self.replica.tree().check(&op) {
+            tracing::warn!(%source, %error, "invalid operation: rejected");
+            return Ok(MessageAcceptance::Reject);
+        }
+        match self.replica.receive(op) {
+            Ok(_) => Ok(MessageAcceptance::Accept),
+            // Stored, but refused when applied (e.g. a create inside a
+            // file after a concurrent change): valid, so forwarded.
+            Err(ReceiveError::Refused(error)) => {
+                tracing::info!(%source, %error, "operation stored but refused by the tree");
+                Ok(MessageAcceptance::Accept)
+            }
+            Err(ReceiveError::Store(error)) => Err(error),
+        }
+    }
+}
