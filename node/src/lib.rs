@@ -12,6 +12,7 @@
 //! The file watcher, Git and the editor RPC land with their
 //! issues.
 
+pub mod catchup;
 pub mod location;
 pub mod net;
 pub mod replica;

@@ -35,17 +35,20 @@
 //! - `memo status` / `memo peers`, and the daemon that runs a [`Node`];
 //! - storage off the async threads (RocksDB writes block the task today).
 
+use crate::catchup::{self, Request, Response};
 use crate::replica::{ChangeError, ReceiveError};
+use crate::store::OpKey;
 use crate::{Replica, StoreError};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, PublishError, TopicHash};
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
-use memo_core::{TreeOp, WorkTree};
+use memo_core::{TreeOp, VersionVector, WorkTree};
 use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,6 +63,16 @@ pub const OUTBOX_LIMIT: usize = 10_000;
 
 /// How often unsent operations are published again.
 const RETRY_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How often a node asks each connected peer for what it lacks, by default.
+pub const CATCHUP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Catch-up requests a peer may make in a burst before it is told
+/// [`Response::Busy`]...
+pub const CATCHUP_BURST: f64 = 32.0;
+
+/// ...and how many a second it regains (a token bucket per peer).
+pub const CATCHUP_RATE: f64 = 16.0;
 
 /// Why the network could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -146,11 +159,12 @@ fn message_id(message: &gossipsub::Message) -> MessageId {
 pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub identify: identify::Behaviour,
+    pub catchup: request_response::Behaviour<catchup::Codec>,
 }
 
 impl Behaviour {
     /// Gossipsub (signed, content-addressed ids, validated by the
-    /// application) and identify.
+    /// application), identify, and catch-up ([`catchup`]).
     pub fn new(keypair: &Keypair) -> Result<Behaviour, NetError> {
         let config = gossipsub::ConfigBuilder::default()
             .validate_messages()
@@ -160,7 +174,12 @@ impl Behaviour {
         let gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair.clone()), config)
             .map_err(|e| NetError::Setup(e.to_string()))?;
         let identify = identify::Behaviour::new(identify::Config::new(PROTOCOL_VERSION.into(), keypair.public()));
-        Ok(Behaviour { gossipsub, identify })
+        let catchup = request_response::Behaviour::with_codec(
+            catchup::Codec,
+            [(catchup::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default().with_max_concurrent_streams(16),
+        );
+        Ok(Behaviour { gossipsub, identify, catchup })
     }
 }
 
@@ -172,6 +191,16 @@ pub struct NodeConfig {
     pub working_copy: Vec<u8>,
     /// Addresses to listen on (tests: `/ip4/127.0.0.1/tcp/0`).
     pub listen: Vec<Multiaddr>,
+    /// How often to ask each connected peer for what we lack (besides on
+    /// every new connection); [`CATCHUP_INTERVAL`] by default.
+    pub catchup_interval: Duration,
+}
+
+impl NodeConfig {
+    /// A configuration with the default catch-up interval.
+    pub fn new(keypair: Keypair, working_copy: Vec<u8>, listen: Vec<Multiaddr>) -> NodeConfig {
+        NodeConfig { keypair, working_copy, listen, catchup_interval: CATCHUP_INTERVAL }
+    }
 }
 
 type Local = Box<dyn FnOnce(&mut Replica) -> Vec<TreeOp> + Send>;
@@ -234,7 +263,16 @@ impl Node {
         }
         tracing::info!(%peer_id, ?addresses, topic = %topic, "node listening");
         let (commands, receiver) = mpsc::channel(64);
-        let task = NodeTask { swarm, replica, topic: topic.hash(), outbox: VecDeque::new() };
+        let task = NodeTask {
+            swarm,
+            replica,
+            topic: topic.hash(),
+            outbox: VecDeque::new(),
+            catchup_interval: config.catchup_interval,
+            stored: VersionVector::new(),
+            asking: HashMap::new(),
+            buckets: HashMap::new(),
+        };
         let task = tokio::spawn(task.run(receiver));
         Ok(Node { peer_id, addresses, commands, task })
     }
@@ -310,12 +348,23 @@ struct NodeTask {
     topic: TopicHash,
     /// Encoded operations not yet published (no subscribed peer yet).
     outbox: VecDeque<Vec<u8>>,
+    catchup_interval: Duration,
+    /// Operations stored without a gap beyond the tree's version (stored,
+    /// but waiting in the causal buffer): counted in what we ask for, so
+    /// that a batch that cannot apply yet is not fetched again.
+    stored: VersionVector,
+    /// The peers we await a catch-up response from: one request each.
+    asking: HashMap<PeerId, OutboundRequestId>,
+    /// Per peer: catch-up requests it may still make, and when counted.
+    buckets: HashMap<PeerId, (f64, tokio::time::Instant)>,
 }
 
 impl NodeTask {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), NetError> {
         let mut retry = tokio::time::interval(RETRY_INTERVAL);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut catchup = tokio::time::interval(self.catchup_interval);
+        catchup.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
             tokio::select! {
                 command = commands.recv() => match command {
@@ -329,6 +378,12 @@ impl NodeTask {
                     }
                 }
                 _ = retry.tick(), if !self.outbox.is_empty() => self.flush(),
+                _ = catchup.tick() => {
+                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                    for peer in peers {
+                        self.ask(peer);
+                    }
+                }
             }
         };
         let closed = self.replica.close();
@@ -406,12 +461,18 @@ impl NodeTask {
                 self.flush();
                 Ok(())
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Catchup(event)) => self.catchup(event),
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
                 tracing::debug!(%peer_id, address = %endpoint.get_remote_address(), "connected");
+                self.ask(peer_id);
                 Ok(())
             }
             SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
                 tracing::debug!(%peer_id, ?cause, "disconnected");
+                if !self.swarm.is_connected(&peer_id) {
+                    self.asking.remove(&peer_id);
+                    self.buckets.remove(&peer_id);
+                }
                 Ok(())
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
@@ -442,7 +503,13 @@ impl NodeTask {
             tracing::warn!(%source, %error, "invalid operation: rejected");
             return Ok(MessageAcceptance::Reject);
         }
-        match self.replica.receive(op) {
+        let range = op.range();
+        let key = OpKey::of(&op);
+        let received = self.replica.receive(op);
+        if received.is_ok() || self.replica.store().contains(key)? {
+            self.note_stored(range);
+        }
+        match received {
             Ok(_) => Ok(MessageAcceptance::Accept),
             // Stored, but refused when applied (e.g. a create inside a
             // file after a concurrent change): valid, so forwarded.
@@ -452,5 +519,128 @@ impl NodeTask {
             }
             Err(ReceiveError::Store(error)) => Err(error),
         }
+    }
+
+    /// What we hold: the tree's version, and the operations stored
+    /// beyond it without a gap.
+    fn have(&self) -> VersionVector {
+        let mut have = self.replica.tree().version().clone();
+        have.join(&self.stored);
+        have
+    }
+
+    fn note_stored(&mut self, range: memo_core::IdRange) {
+        let have = self.replica.tree().version().get(range.replica).max(self.stored.get(range.replica));
+        if range.seq <= have && range.end() > have {
+            self.stored.set(range.replica, range.end());
+        }
+    }
+
+    /// Asks `peer` for what we lack, unless a request to it is under way.
+    fn ask(&mut self, peer: PeerId) {
+        if self.asking.contains_key(&peer) {
+            return;
+        }
+        let request = Request::Have(self.have());
+        let id = self.swarm.behaviour_mut().catchup.send_request(&peer, request);
+        self.asking.insert(peer, id);
+    }
+
+    /// Takes one more request from `peer` out of its bucket, if it has one.
+    fn allow(&mut self, peer: PeerId) -> bool {
+        let now = tokio::time::Instant::now();
+        let (tokens, then) = self.buckets.entry(peer).or_insert((CATCHUP_BURST, now));
+        *tokens = (*tokens + now.duration_since(*then).as_secs_f64() * CATCHUP_RATE).min(CATCHUP_BURST);
+        *then = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn catchup(&mut self, event: request_response::Event<Request, Response>) -> Result<(), NetError> {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request: Request::Have(theirs), channel, .. } => {
+                    let response = match self.allow(peer) {
+                        true => catchup::serve(self.replica.store(), &self.have(), &theirs)?,
+                        false => {
+                            tracing::warn!(%peer, "catch-up requests too fast: told to wait");
+                            Response::Busy
+                        }
+                    };
+                    if self.swarm.behaviour_mut().catchup.send_response(channel, response).is_err() {
+                        tracing::debug!(%peer, "catch-up response not sent: the request was dropped");
+                    }
+                    Ok(())
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if self.asking.get(&peer) == Some(&request_id) {
+                        self.asking.remove(&peer);
+                    }
+                    self.take(peer, response)
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                tracing::warn!(%peer, %error, "catch-up request failed");
+                if self.asking.get(&peer) == Some(&request_id) {
+                    self.asking.remove(&peer);
+                }
+                Ok(())
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::warn!(%peer, %error, "catch-up request not served");
+                Ok(())
+            }
+            request_response::Event::ResponseSent { .. } => Ok(()),
+        }
+    }
+
+    /// Takes a catch-up response: every operation through
+    /// [`Replica::receive`]; asks again at once when the peer has more and
+    /// this batch moved us on.
+    fn take(&mut self, peer: PeerId, response: Response) -> Result<(), NetError> {
+        let (ops, more) = match response {
+            Response::Ops { ops, more } => (ops, more),
+            Response::Busy => {
+                tracing::debug!(%peer, "catch-up peer busy: asking later");
+                return Ok(());
+            }
+        };
+        let before = self.have();
+        let (mut taken, mut refused) = (0usize, 0usize);
+        for bytes in ops {
+            let op = match TreeOp::decode(&bytes) {
+                Ok(op) => op,
+                Err(error) => {
+                    tracing::warn!(%peer, %error, "catch-up sent something that is not an operation: skipped");
+                    refused += 1;
+                    continue;
+                }
+            };
+            let range = op.range();
+            let key = OpKey::of(&op);
+            let received = self.replica.receive(op);
+            if received.is_ok() || self.replica.store().contains(key)? {
+                self.note_stored(range);
+            }
+            match received {
+                Ok(_) => taken += 1,
+                Err(ReceiveError::Refused(error)) => {
+                    tracing::info!(%peer, %error, "catch-up operation refused");
+                    refused += 1;
+                }
+                Err(ReceiveError::Store(error)) => return Err(error.into()),
+            }
+        }
+        if taken + refused > 0 {
+            tracing::debug!(%peer, taken, refused, more, "catch-up batch");
+        }
+        if more && self.have() != before {
+            self.ask(peer);
+        }
+        Ok(())
     }
 }

@@ -266,6 +266,17 @@ impl Store {
     /// `from_seq`, in sequence order (the first may start before
     /// `from_seq`: an edit takes several units). One range scan.
     pub fn ops_of(&self, replica: ReplicaId, from_seq: Seq) -> Result<Vec<TreeOp>, StoreError> {
+        Ok(self.ops_of_bounded(replica, from_seq, usize::MAX)?.0)
+    }
+
+    /// As [`Store::ops_of`], but at most `limit` operations; the flag says
+    /// whether the scan stopped at the limit with more of them left.
+    pub fn ops_of_bounded(
+        &self,
+        replica: ReplicaId,
+        from_seq: Seq,
+        limit: usize,
+    ) -> Result<(Vec<TreeOp>, bool), StoreError> {
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_OPS));
         // Start at the last operation that begins at or before `from_seq`:
         // it may cover `from_seq`.
@@ -282,13 +293,16 @@ impl Store {
             if key.replica == replica {
                 let op = decode_op(key, value)?;
                 if op.range().end() > from_seq {
+                    if ops.len() == limit {
+                        return Ok((ops, true));
+                    }
                     ops.push(op);
                 }
             }
             iter.next();
         }
         iter.status()?;
-        Ok(ops)
+        Ok((ops, false))
     }
 
     /// Every stored operation in the order it was stored: an order in which

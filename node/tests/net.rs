@@ -16,11 +16,7 @@ async fn start(dir: &Path) -> Node {
     let store = dir.join("store");
     let keypair = net::load_or_create_identity(&net::identity_path(&store)).unwrap();
     let replica = Replica::open(&store, Arc::new(EmptyBase)).unwrap();
-    let config = NodeConfig {
-        keypair,
-        working_copy: b"test working copy".to_vec(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-    };
+    let config = NodeConfig::new(keypair, b"test working copy".to_vec(), vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
     Node::start(replica, config).await.unwrap()
 }
 
