@@ -6,6 +6,8 @@
 //! - [`replica`]: start-up, a working copy's replica rebuilt from its store;
 //! - [`net`]: the network (libp2p gossipsub of live operations; the rest
 //!   of issue 5 is listed there);
+//! - [`catchup`]: the anti-entropy protocol by which nodes fetch the
+//!   operations they lack;
 //! - [`location`]: where a working copy's store lives (`.git/memo/store`
 //!   by default).
 //!

@@ -1,5 +1,5 @@
-//! The network, first slice of issue 5: live operations between nodes by
-//! libp2p gossipsub.
+//! The network, slices of issue 5: live operations between nodes by
+//! libp2p gossipsub, and catch-up of what gossip missed.
 //!
 //! What exists:
 //! - a persistent node identity ([`load_or_create_identity`]): an ed25519
@@ -11,29 +11,46 @@
 //!   content-addressed message id (SHA-256 over topic and payload), and
 //!   application validation: a message is forwarded only once it decodes
 //!   as a [`TreeOp`] and passes [`memo_core::WorkTree::check`]; anything
-//!   else is rejected with a log line. Identify runs beside it;
+//!   else is rejected with a log line. Identify runs beside it, and the
+//!   catch-up protocol ([`crate::catchup`], `/memo/catchup/1`);
 //! - one topic per working copy ([`topic_for`]), derived from its id by
 //!   SHA-256, never its plain name;
 //! - [`Node`]: a task that owns a [`Replica`], listens, dials, publishes
 //!   the acknowledged operations of each local change (retrying while no
 //!   peer is subscribed yet), and takes valid operations from peers through
 //!   [`Replica::receive`] (stored, then applied; out-of-order ones wait in
-//!   the tree's causal buffer).
+//!   the tree's causal buffer);
+//! - catch-up (anti-entropy): on every new connection (both sides) and
+//!   every [`NodeConfig::catchup_interval`] ([`CATCHUP_INTERVAL`] by
+//!   default) a node sends each connected peer its version (the tree's,
+//!   plus what it stored without a gap but cannot apply yet), one request
+//!   per peer at a time; the peer answers with the stored operations that
+//!   version lacks, at most 1,000 or about 1 MiB per response, and `more`
+//!   makes the requester ask again at once if the batch moved it on. Any
+//!   peer serves any operation it holds, so a line A - B - C converges
+//!   through B. Bounds: messages over 4 MiB are refused before
+//!   allocation; a peer gets a token bucket of requests
+//!   ([`CATCHUP_BURST`], [`CATCHUP_RATE`] a second), and is told
+//!   [`crate::catchup::Response::Busy`] past it. Failures are logged and
+//!   the node goes on.
 //!
 //! What issue 5 still needs:
-//! - catch-up (anti-entropy): version vectors exchanged on connect and
-//!   periodically, missing operations fetched in bounded batches. Until
-//!   then an operation published while a peer was away, or lost by
-//!   gossip, never reaches it;
 //! - tickets and the working copy's secret (`memo share`, `memo join`);
-//! - access control: today anyone who knows the topic reads and writes it
+//! - access control: today anyone who knows the topic reads and writes it,
+//!   and any peer that connects may fetch every operation by catch-up
 //!   (messages are signed, which authenticates the sender, not its right);
 //! - mDNS discovery (off in every test on the root namespace: NETWORK.md);
-//! - bounds: per-peer limits, disconnecting peers that keep sending
-//!   garbage (gossipsub's own `max_transmit_size` of 64 KiB applies), a
-//!   larger operation split or fetched by catch-up;
+//! - bounds: disconnecting peers that keep sending garbage (gossip or
+//!   catch-up), a bounded causal buffer of waiting operations, a larger
+//!   operation split (gossipsub's `max_transmit_size` of 64 KiB applies;
+//!   catch-up carries up to its 4 MiB cap);
+//! - catch-up cost: a request is answered from a version-vector
+//!   difference (cheap when little is missing), but serving scans the store
+//!   on the node's task; a peer's per-peer state (Automerge-style) and
+//!   the "how far apart are we" numbers for `memo status` are not kept;
 //! - `memo status` / `memo peers`, and the daemon that runs a [`Node`];
-//! - storage off the async threads (RocksDB writes block the task today).
+//! - storage off the async threads (RocksDB reads and writes block the
+//!   task today).
 
 use crate::catchup::{self, Request, Response};
 use crate::replica::{ChangeError, ReceiveError};
@@ -58,7 +75,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const PROTOCOL_VERSION: &str = "/memo/0.1.0";
 
 /// How many published messages wait for a subscribed peer at most; older
-/// ones are dropped (catch-up, still to come, fetches them).
+/// ones are dropped (catch-up fetches them).
 pub const OUTBOX_LIMIT: usize = 10_000;
 
 /// How often unsent operations are published again.
