@@ -57,9 +57,11 @@ use crate::replica::{ChangeError, ReceiveError};
 use crate::store::OpKey;
 use crate::{Replica, StoreError};
 use futures::StreamExt;
+use libp2p::core::{upgrade, Transport};
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, PublishError, TopicHash};
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
+use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
@@ -200,10 +202,66 @@ impl Behaviour {
     }
 }
 
+/// A working copy's secret: 32 bytes shared by its members (by the
+/// ticket). Only nodes that hold it can connect (see the module docs).
+/// `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WorkingCopySecret([u8; 32]);
+
+impl WorkingCopySecret {
+    pub fn new(bytes: [u8; 32]) -> WorkingCopySecret {
+        WorkingCopySecret(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The libp2p pre-shared key: SHA-256 over `"memo/pnet/v1"` and the
+    /// secret, never the raw secret (which may key other things later).
+    pub fn pnet_key(&self) -> PreSharedKey {
+        let digest = Sha256::new().chain_update(b"memo/pnet/v1").chain_update(self.0).finalize();
+        PreSharedKey::new(digest.into())
+    }
+}
+
+impl std::fmt::Debug for WorkingCopySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkingCopySecret(..)")
+    }
+}
+
+/// A swarm of the node's [`Behaviour`] over the private transport: TCP,
+/// then libp2p pnet keyed by [`WorkingCopySecret::pnet_key`], then Noise
+/// and Yamux. A peer without the same secret fails the handshake.
+pub fn new_swarm(keypair: Keypair, secret: &WorkingCopySecret) -> Result<Swarm<Behaviour>, NetError> {
+    let behaviour = Behaviour::new(&keypair)?;
+    let psk = secret.pnet_key();
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_other_transport(|key| {
+            let noise = noise::Config::new(key)?;
+            let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+                .upgrade(upgrade::Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default());
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(transport)
+        })
+        .map_err(|e| NetError::Setup(e.to_string()))?
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| NetError::Setup(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    Ok(swarm)
+}
+
 /// How a [`Node`] starts.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub keypair: Keypair,
+    /// The working copy's secret: only nodes with the same one connect.
+    pub secret: WorkingCopySecret,
     /// The working copy's id: the topic derives from it.
     pub working_copy: Vec<u8>,
     /// Addresses to listen on (tests: `/ip4/127.0.0.1/tcp/0`).
@@ -215,8 +273,13 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// A configuration with the default catch-up interval.
-    pub fn new(keypair: Keypair, working_copy: Vec<u8>, listen: Vec<Multiaddr>) -> NodeConfig {
-        NodeConfig { keypair, working_copy, listen, catchup_interval: CATCHUP_INTERVAL }
+    pub fn new(
+        keypair: Keypair,
+        secret: WorkingCopySecret,
+        working_copy: Vec<u8>,
+        listen: Vec<Multiaddr>,
+    ) -> NodeConfig {
+        NodeConfig { keypair, secret, working_copy, listen, catchup_interval: CATCHUP_INTERVAL }
     }
 }
 
@@ -228,6 +291,7 @@ enum Command {
     Query(Query),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
     SubscribedPeers(oneshot::Sender<Vec<PeerId>>),
+    ConnectedPeers(oneshot::Sender<Vec<PeerId>>),
 }
 
 /// A running node: a task that owns the replica and the swarm, driven
@@ -246,15 +310,7 @@ impl Node {
     /// configured addresses (waiting until each has one), subscribes to the
     /// working copy's topic and spawns the task.
     pub async fn start(replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
-        let behaviour = Behaviour::new(&config.keypair)?;
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
-            .with_tokio()
-            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-            .map_err(|e| NetError::Setup(e.to_string()))?
-            .with_behaviour(|_| behaviour)
-            .map_err(|e| NetError::Setup(e.to_string()))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
+        let mut swarm = new_swarm(config.keypair, &config.secret)?;
         let topic = topic_for(&config.working_copy);
         swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| NetError::Setup(e.to_string()))?;
         let mut listeners = Vec::new();
@@ -348,6 +404,13 @@ impl Node {
         answer.await.map_err(|_| NetError::Stopped)
     }
 
+    /// The peers this node has a connection with.
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::ConnectedPeers(reply)).await?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
     /// Stops the node: its task closes the replica (a snapshot) and ends.
     pub async fn shutdown(self) -> Result<(), NetError> {
         drop(self.commands);
@@ -421,6 +484,9 @@ impl NodeTask {
             Command::Dial(addr, reply) => {
                 let result = self.swarm.dial(addr.clone());
                 let _ = reply.send(result.map_err(|e| NetError::Dial { addr, reason: e.to_string() }));
+            }
+            Command::ConnectedPeers(reply) => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
             Command::SubscribedPeers(reply) => {
                 let gossipsub = &self.swarm.behaviour().gossipsub;

@@ -4,7 +4,7 @@
 //! arrives by version exchange and batched fetches.
 
 use memo_core::{TreeOp, VersionVector, WorkTree};
-use memo_node::net::{self, Node, NodeConfig};
+use memo_node::net::{self, Node, NodeConfig, WorkingCopySecret};
 use memo_node::Replica;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,11 +13,17 @@ use std::time::Duration;
 /// Generous: a slow, shared CI machine. Nothing here asserts a duration.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// The members' shared secret.
+fn secret() -> WorkingCopySecret {
+    WorkingCopySecret::new([7; 32])
+}
+
 async fn start(dir: &Path) -> Node {
     let store = dir.join("store");
     let keypair = net::load_or_create_identity(&net::identity_path(&store)).unwrap();
     let replica = Replica::open(&store, Arc::new(memo_core::tree::EmptyBase)).unwrap();
-    let mut config = NodeConfig::new(keypair, b"catch-up test".to_vec(), vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
+    let mut config =
+        NodeConfig::new(keypair, secret(), b"catch-up test".to_vec(), vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
     config.catchup_interval = Duration::from_millis(300);
     Node::start(replica, config).await.unwrap()
 }

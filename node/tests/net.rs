@@ -3,7 +3,7 @@
 //! ways.
 
 use memo_core::tree::EmptyBase;
-use memo_node::net::{self, Node, NodeConfig};
+use memo_node::net::{self, Node, NodeConfig, WorkingCopySecret};
 use memo_node::Replica;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,11 +12,21 @@ use std::time::Duration;
 /// Generous: a slow, shared CI machine. Nothing here asserts a duration.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// The members' shared secret.
+fn secret() -> WorkingCopySecret {
+    WorkingCopySecret::new([7; 32])
+}
+
 async fn start(dir: &Path) -> Node {
     let store = dir.join("store");
     let keypair = net::load_or_create_identity(&net::identity_path(&store)).unwrap();
     let replica = Replica::open(&store, Arc::new(EmptyBase)).unwrap();
-    let config = NodeConfig::new(keypair, b"test working copy".to_vec(), vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
+    let config = NodeConfig::new(
+        keypair,
+        secret(),
+        b"test working copy".to_vec(),
+        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+    );
     Node::start(replica, config).await.unwrap()
 }
 
@@ -110,21 +120,14 @@ fn the_topic_derives_from_the_working_copy_id_not_its_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_on_the_topic_is_rejected_and_the_members_keep_working() {
     use futures::StreamExt;
-    use libp2p::{noise, tcp, yamux};
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = start(dir_a.path()).await;
     let b = start(dir_b.path()).await;
     b.dial(a.addresses()[0].clone()).await.unwrap();
 
     let keypair = libp2p::identity::Keypair::generate_ed25519();
-    let behaviour = net::Behaviour::new(&keypair).unwrap();
-    let mut rogue = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
-        .unwrap()
-        .with_behaviour(|_| behaviour)
-        .unwrap()
-        .build();
+    // A member (it holds the secret) gone bad: validation still applies.
+    let mut rogue = net::new_swarm(keypair, &secret()).unwrap();
     let topic = net::topic_for(b"test working copy");
     rogue.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
     rogue.dial(a.addresses()[0].clone()).unwrap();
