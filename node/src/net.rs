@@ -5,7 +5,23 @@
 //! - a persistent node identity ([`load_or_create_identity`]): an ed25519
 //!   keypair in a file next to the store ([`identity_path`]), made on first
 //!   use with mode 0600;
-//! - the transport: TCP with Noise and Yamux (no QUIC: shared/BUILD.md);
+//! - the transport: TCP, then a libp2p private network (pnet), then Noise
+//!   and Yamux (no QUIC: shared/BUILD.md; pnet needs a stream transport
+//!   anyway), built by [`new_swarm`];
+//! - access control: a working copy's members share a 32-byte
+//!   [`WorkingCopySecret`] ([`NodeConfig::secret`]). The pnet pre-shared
+//!   key is SHA-256 over `"memo/pnet/v1"` and the secret
+//!   ([`WorkingCopySecret::pnet_key`]), not the raw secret, so the secret
+//!   can key other things later. Every byte on a connection is encrypted
+//!   with it before Noise runs; a node with another key (or none) fails the
+//!   handshake, so it never connects: it cannot subscribe, fetch by
+//!   catch-up, or publish, and learns nothing of the content. What this does
+//!   not protect against: a member who leaks the secret (anyone with it is
+//!   a member; there is no revocation short of a new secret); traffic
+//!   analysis (who talks to whom, when and how much, and that the peers
+//!   speak pnet, are visible on the wire); a member that misbehaves (it can
+//!   send anything, so gossip and catch-up validation still apply, and
+//!   gossip signatures still name the sender);
 //! - the behaviour ([`Behaviour`]): gossipsub with signed messages
 //!   ([`gossipsub::MessageAuthenticity::Signed`], strict validation), a
 //!   content-addressed message id (SHA-256 over topic and payload), and
@@ -35,10 +51,8 @@
 //!   the node goes on.
 //!
 //! What issue 5 still needs:
-//! - tickets and the working copy's secret (`memo share`, `memo join`);
-//! - access control: today anyone who knows the topic reads and writes it,
-//!   and any peer that connects may fetch every operation by catch-up
-//!   (messages are signed, which authenticates the sender, not its right);
+//! - tickets carrying the working copy's secret (`memo share`, `memo
+//!   join`), and keeping the secret on disk;
 //! - mDNS discovery (off in every test on the root namespace: NETWORK.md);
 //! - bounds: disconnecting peers that keep sending garbage (gossip or
 //!   catch-up), a bounded causal buffer of waiting operations, a larger
