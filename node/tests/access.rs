@@ -104,3 +104,39 @@ fn the_secret_is_not_printed_and_the_key_is_derived() {
     assert_eq!(key, WorkingCopySecret::new([0xab; 32]).pnet_key());
     assert_ne!(key, WorkingCopySecret::new([0xac; 32]).pnet_key());
 }
+
+/// Dials `member` from a bare swarm with `secret` and returns whether a
+/// connection was established (`true`) or the dial failed (`false`).
+async fn dial_from_bare_swarm(member: &Node, secret: [u8; 32]) -> bool {
+    use futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    let keypair = libp2p::identity::Keypair::generate_ed25519();
+    let mut swarm = net::new_swarm(keypair, &WorkingCopySecret::new(secret)).unwrap();
+    swarm.dial(member.addresses()[0].clone()).unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    assert_eq!(peer_id, member.peer_id());
+                    return true;
+                }
+                SwarmEvent::OutgoingConnectionError { .. } => return false,
+                _ => {}
+            },
+            _ = tokio::time::sleep_until(deadline) => panic!("the dial neither connected nor failed"),
+        }
+    }
+}
+
+/// The dial itself: with the members' secret it connects (so the set-up is
+/// sound), with another one it fails, and the member never lists the
+/// outsider as connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_with_another_secret_fails_and_with_the_secret_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let member = start(dir.path(), [1; 32]).await;
+    assert!(!dial_from_bare_swarm(&member, [2; 32]).await, "connected with a wrong secret");
+    assert!(dial_from_bare_swarm(&member, [1; 32]).await, "did not connect with the right secret");
+    member.shutdown().await.unwrap();
+}
