@@ -100,6 +100,9 @@ const RETRY_INTERVAL: Duration = Duration::from_millis(250);
 /// How often a node asks each connected peer for what it lacks, by default.
 pub const CATCHUP_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How long a connection's handshake may take, by default.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Catch-up requests a peer may make in a burst before it is told
 /// [`Response::Busy`]...
 pub const CATCHUP_BURST: f64 = 32.0;
@@ -247,8 +250,14 @@ impl std::fmt::Debug for WorkingCopySecret {
 
 /// A swarm of the node's [`Behaviour`] over the private transport: TCP,
 /// then libp2p pnet keyed by [`WorkingCopySecret::pnet_key`], then Noise
-/// and Yamux. A peer without the same secret fails the handshake.
-pub fn new_swarm(keypair: Keypair, secret: &WorkingCopySecret) -> Result<Swarm<Behaviour>, NetError> {
+/// and Yamux. A peer without the same secret fails the handshake, or
+/// stalls in it (its garbled Noise frames may announce more bytes than
+/// come) until `handshake_timeout` ([`HANDSHAKE_TIMEOUT`] by default).
+pub fn new_swarm(
+    keypair: Keypair,
+    secret: &WorkingCopySecret,
+    handshake_timeout: Duration,
+) -> Result<Swarm<Behaviour>, NetError> {
     let behaviour = Behaviour::new(&keypair)?;
     let psk = secret.pnet_key();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -266,6 +275,7 @@ pub fn new_swarm(keypair: Keypair, secret: &WorkingCopySecret) -> Result<Swarm<B
         .with_behaviour(|_| behaviour)
         .map_err(|e| NetError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .with_connection_timeout(handshake_timeout)
         .build();
     Ok(swarm)
 }
@@ -283,6 +293,9 @@ pub struct NodeConfig {
     /// How often to ask each connected peer for what we lack (besides on
     /// every new connection); [`CATCHUP_INTERVAL`] by default.
     pub catchup_interval: Duration,
+    /// How long a connection's handshake (pnet, Noise, Yamux) may take;
+    /// [`HANDSHAKE_TIMEOUT`] by default.
+    pub handshake_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -293,7 +306,14 @@ impl NodeConfig {
         working_copy: Vec<u8>,
         listen: Vec<Multiaddr>,
     ) -> NodeConfig {
-        NodeConfig { keypair, secret, working_copy, listen, catchup_interval: CATCHUP_INTERVAL }
+        NodeConfig {
+            keypair,
+            secret,
+            working_copy,
+            listen,
+            catchup_interval: CATCHUP_INTERVAL,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+        }
     }
 }
 
@@ -324,7 +344,7 @@ impl Node {
     /// configured addresses (waiting until each has one), subscribes to the
     /// working copy's topic and spawns the task.
     pub async fn start(replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
-        let mut swarm = new_swarm(config.keypair, &config.secret)?;
+        let mut swarm = new_swarm(config.keypair, &config.secret, config.handshake_timeout)?;
         let topic = topic_for(&config.working_copy);
         swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| NetError::Setup(e.to_string()))?;
         let mut listeners = Vec::new();

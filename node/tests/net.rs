@@ -127,7 +127,7 @@ async fn garbage_on_the_topic_is_rejected_and_the_members_keep_working() {
 
     let keypair = libp2p::identity::Keypair::generate_ed25519();
     // A member (it holds the secret) gone bad: validation still applies.
-    let mut rogue = net::new_swarm(keypair, &secret()).unwrap();
+    let mut rogue = net::new_swarm(keypair, &secret(), net::HANDSHAKE_TIMEOUT).unwrap();
     let topic = net::topic_for(b"test working copy");
     rogue.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
     rogue.dial(a.addresses()[0].clone()).unwrap();
