@@ -79,6 +79,7 @@ use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use memo_core::tree::TreeApplyError;
 use memo_core::{TreeOp, VersionVector, WorkTree};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -620,20 +621,27 @@ impl NodeTask {
             tracing::warn!(%source, %error, "invalid operation: rejected");
             return Ok(MessageAcceptance::Reject);
         }
-        let range = op.range();
-        let key = OpKey::of(&op);
+        if let Err(error) = self.receive(op)? {
+            // Stored, but refused when applied (e.g. a create inside a
+            // file after a concurrent change): valid, so forwarded.
+            tracing::info!(%source, %error, "operation stored but refused by the tree");
+        }
+        Ok(MessageAcceptance::Accept)
+    }
+
+    /// Stores and applies a peer's operation ([`Replica::receive`]) and
+    /// notes it when it is stored. The inner error is a refusal (the
+    /// operation may be stored all the same); the outer one a store
+    /// failure, which stops the node.
+    fn receive(&mut self, op: TreeOp) -> Result<Result<usize, TreeApplyError>, StoreError> {
+        let (range, key) = (op.range(), OpKey::of(&op));
         let received = self.replica.receive(op);
         if received.is_ok() || self.replica.store().contains(key)? {
             self.note_stored(range);
         }
         match received {
-            Ok(_) => Ok(MessageAcceptance::Accept),
-            // Stored, but refused when applied (e.g. a create inside a
-            // file after a concurrent change): valid, so forwarded.
-            Err(ReceiveError::Refused(error)) => {
-                tracing::info!(%source, %error, "operation stored but refused by the tree");
-                Ok(MessageAcceptance::Accept)
-            }
+            Ok(applied) => Ok(Ok(applied)),
+            Err(ReceiveError::Refused(error)) => Ok(Err(error)),
             Err(ReceiveError::Store(error)) => Err(error),
         }
     }
@@ -737,19 +745,12 @@ impl NodeTask {
                     continue;
                 }
             };
-            let range = op.range();
-            let key = OpKey::of(&op);
-            let received = self.replica.receive(op);
-            if received.is_ok() || self.replica.store().contains(key)? {
-                self.note_stored(range);
-            }
-            match received {
+            match self.receive(op)? {
                 Ok(_) => taken += 1,
-                Err(ReceiveError::Refused(error)) => {
+                Err(error) => {
                     tracing::info!(%peer, %error, "catch-up operation refused");
                     refused += 1;
                 }
-                Err(ReceiveError::Store(error)) => return Err(error.into()),
             }
         }
         if taken + refused > 0 {
