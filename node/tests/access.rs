@@ -3,28 +3,16 @@
 //! node with another secret (same working copy id, so the same topic) never
 //! connects, learns nothing, and cannot inject an operation.
 
-use memo_node::net::{self, Node, NodeConfig, WorkingCopySecret};
-use memo_node::Replica;
+mod common;
+
+use memo_node::net::{self, Node, WorkingCopySecret};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Generous: a slow, shared CI machine. Nothing here asserts a duration.
-const PATIENCE: Duration = Duration::from_secs(60);
 const CATCHUP: Duration = Duration::from_millis(200);
 
 async fn start(dir: &Path, secret: [u8; 32]) -> Node {
-    let store = dir.join("store");
-    let keypair = net::load_or_create_identity(&net::identity_path(&store)).unwrap();
-    let replica = Replica::open(&store, Arc::new(memo_core::tree::EmptyBase)).unwrap();
-    let mut config = NodeConfig::new(
-        keypair,
-        WorkingCopySecret::new(secret),
-        b"access test".to_vec(),
-        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-    );
-    config.catchup_interval = CATCHUP;
-    Node::start(replica, config).await.unwrap()
+    common::start_node(dir, secret, CATCHUP).await
 }
 
 async fn paths(node: &Node) -> Vec<String> {
@@ -32,7 +20,7 @@ async fn paths(node: &Node) -> Vec<String> {
 }
 
 async fn wait_for_path(node: &Node, path: &'static str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
     while !paths(node).await.iter().any(|p| p == path) {
         assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {path}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -115,7 +103,7 @@ async fn dial_from_bare_swarm(member: &Node, secret: [u8; 32], handshake_timeout
     let keypair = libp2p::identity::Keypair::generate_ed25519();
     let mut swarm = net::new_swarm(keypair, &WorkingCopySecret::new(secret), handshake_timeout).unwrap();
     swarm.dial(member.addresses()[0].clone()).unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
     loop {
         tokio::select! {
             event = swarm.select_next_some() => match event {
@@ -142,6 +130,6 @@ async fn a_dial_with_another_secret_fails_and_with_the_secret_connects() {
     // with a generous one, shows that the same dial does connect.
     let short = Duration::from_secs(1);
     assert!(!dial_from_bare_swarm(&member, [2; 32], short).await, "connected with a wrong secret");
-    assert!(dial_from_bare_swarm(&member, [1; 32], PATIENCE).await, "did not connect with the right secret");
+    assert!(dial_from_bare_swarm(&member, [1; 32], common::PATIENCE).await, "did not connect with the right secret");
     member.shutdown().await.unwrap();
 }

@@ -3,29 +3,15 @@
 //! late joiner or a node back from offline; across a line of nodes)
 //! arrives by version exchange and batched fetches.
 
+mod common;
+
 use memo_core::{TreeOp, VersionVector, WorkTree};
-use memo_node::net::{self, Node, NodeConfig, WorkingCopySecret};
-use memo_node::Replica;
+use memo_node::net::Node;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Generous: a slow, shared CI machine. Nothing here asserts a duration.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// The members' shared secret.
-fn secret() -> WorkingCopySecret {
-    WorkingCopySecret::new([7; 32])
-}
-
 async fn start(dir: &Path) -> Node {
-    let store = dir.join("store");
-    let keypair = net::load_or_create_identity(&net::identity_path(&store)).unwrap();
-    let replica = Replica::open(&store, Arc::new(memo_core::tree::EmptyBase)).unwrap();
-    let mut config =
-        NodeConfig::new(keypair, secret(), b"catch-up test".to_vec(), vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
-    config.catchup_interval = Duration::from_millis(300);
-    Node::start(replica, config).await.unwrap()
+    common::start_node(dir, common::MEMBERS, Duration::from_millis(300)).await
 }
 
 /// Makes `count` files named `{prefix}{i}.txt` in one change.
@@ -47,9 +33,9 @@ async fn version(node: &Node) -> VersionVector {
 }
 
 /// Polls until every node has the same version and paths, which include
-/// `target`'s version; fails after [`PATIENCE`].
+/// `target`'s version; fails after [`common::PATIENCE`].
 async fn converge(nodes: &[&Node], target: &VersionVector) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
     loop {
         let mut versions = Vec::new();
         let mut paths = Vec::new();

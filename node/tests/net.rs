@@ -2,41 +2,23 @@
 //! 127.0.0.1): a local change on one reaches the other by gossipsub, both
 //! ways.
 
-use memo_core::tree::EmptyBase;
-use memo_node::net::{self, Node, NodeConfig, WorkingCopySecret};
-use memo_node::Replica;
+mod common;
+
+use memo_node::net::{self, Node, WorkingCopySecret};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Generous: a slow, shared CI machine. Nothing here asserts a duration.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// The members' shared secret.
-fn secret() -> WorkingCopySecret {
-    WorkingCopySecret::new([7; 32])
-}
-
 async fn start(dir: &Path) -> Node {
-    let store = dir.join("store");
-    let keypair = net::load_or_create_identity(&net::identity_path(&store)).unwrap();
-    let replica = Replica::open(&store, Arc::new(EmptyBase)).unwrap();
-    let config = NodeConfig::new(
-        keypair,
-        secret(),
-        b"test working copy".to_vec(),
-        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-    );
-    Node::start(replica, config).await.unwrap()
+    common::start_node(dir, common::MEMBERS, net::CATCHUP_INTERVAL).await
 }
 
-/// Polls `node` until `done` holds for its tree, or fails after [`PATIENCE`].
+/// Polls `node` until `done` holds for its tree, or fails after [`common::PATIENCE`].
 async fn wait_for(
     node: &Node,
     what: &str,
     done: impl Fn(&memo_core::WorkTree) -> bool + Send + Sync + Clone + 'static,
 ) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
     loop {
         let done = done.clone();
         if node.read(move |tree| done(tree)).await.unwrap() {
@@ -48,7 +30,7 @@ async fn wait_for(
 }
 
 async fn wait_for_subscriber(node: &Node, peer: libp2p::PeerId) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
     while !node.subscribed_peers().await.unwrap().contains(&peer) {
         assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {peer} to subscribe");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -127,7 +109,7 @@ async fn garbage_on_the_topic_is_rejected_and_the_members_keep_working() {
 
     let keypair = libp2p::identity::Keypair::generate_ed25519();
     // A member (it holds the secret) gone bad: validation still applies.
-    let mut rogue = net::new_swarm(keypair, &secret(), net::HANDSHAKE_TIMEOUT).unwrap();
+    let mut rogue = net::new_swarm(keypair, &WorkingCopySecret::new(common::MEMBERS), net::HANDSHAKE_TIMEOUT).unwrap();
     let topic = net::topic_for(b"test working copy");
     rogue.behaviour_mut().gossipsub.subscribe(&topic).unwrap();
     rogue.dial(a.addresses()[0].clone()).unwrap();
