@@ -136,6 +136,17 @@ impl<O: CausalOp> CausalBuffer<O> {
         }
     }
 
+    /// The operation to integrate first now that `op` has arrived: `op`
+    /// itself when `seen` makes it ready (it is never buffered then), or
+    /// else, once `op` is parked, a waiting one that is ready.
+    pub fn admit(&mut self, op: O, seen: &VersionVector) -> Result<Option<O>, BufferFull> {
+        if is_ready(&op, seen) {
+            return Ok(Some(op));
+        }
+        self.insert(op, seen)?;
+        Ok(self.take_ready(seen))
+    }
+
     /// Removes and returns an operation that `seen` makes ready: its
     /// author's earlier units and its dependencies have all been applied.
     /// Stale copies (everything already applied) are dropped on the way.

@@ -1,7 +1,7 @@
 //! [`TextDoc`]: a [`TextCrdt`] with the causal context of a whole replica.
 
 use super::{Anchor, ApplyError, Bias, HistoryError, TextChange, TextCrdt, TextError, TextOp};
-use crate::causal::{self, CausalBuffer, Waiting};
+use crate::causal::{CausalBuffer, Waiting};
 use crate::id::{IdRange, Lamport, LocalStamp, ReplicaId};
 use crate::version::VersionVector;
 
@@ -158,13 +158,7 @@ impl TextDoc {
         if self.version.contains_range(&op.range()) {
             return Ok(changes);
         }
-        let mut next = match causal::is_ready(&op, &self.version) {
-            true => Some(op),
-            false => {
-                self.pending.insert(op, &self.version)?;
-                self.pending.take_ready(&self.version)
-            }
-        };
+        let mut next = self.pending.admit(op, &self.version)?;
         let mut first_error = None;
         while let Some(op) = next {
             let range = op.range();

@@ -5,7 +5,7 @@ use super::ids::{EntryId, TimelineId};
 use super::op::{base_from_wire, InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, ValueId};
 use super::structure::{Place, Stamp};
 use super::WorkTree;
-use crate::causal::{self, BufferFull, CausalOp, Waiting};
+use crate::causal::{BufferFull, CausalOp, Waiting};
 use crate::id::IdRange;
 use crate::text::{TextCrdt, TextOp};
 
@@ -43,13 +43,7 @@ impl WorkTree {
         if self.version.contains_range(&op.range()) {
             return Ok(0);
         }
-        let mut next = match causal::is_ready(&op, &self.version) {
-            true => Some(op),
-            false => {
-                self.pending.insert(op, &self.version)?;
-                self.pending.take_ready(&self.version)
-            }
-        };
+        let mut next = self.pending.admit(op, &self.version)?;
         let (mut applied, mut first_error) = (0, None);
         while let Some(op) = next {
             let range = op.range();
