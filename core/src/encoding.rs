@@ -127,8 +127,10 @@ struct UndoBody {
 fn to_ref(op: &OpId, id: Option<OpId>) -> Ref {
     match id {
         None => Ref::None,
-        Some(id) if id.replica == op.replica && id.seq + 1 == op.seq => Ref::Previous,
-        Some(id) if id.replica == op.replica && id.seq < op.seq => Ref::Own { back: op.seq - id.seq },
+        Some(id) if id.replica == op.replica && id.seq < op.seq => match op.seq - id.seq {
+            1 => Ref::Previous,
+            back => Ref::Own { back },
+        },
         Some(id) if id.replica == ReplicaId::BASE_TEXT => Ref::Base { seq: id.seq },
         Some(id) => Ref::Other { replica: *id.replica.as_bytes(), seq: id.seq },
     }
@@ -198,7 +200,7 @@ pub(crate) fn extend_text_body(id: &OpId, kind: &TextOpKind, out: Vec<u8>) -> po
     match kind {
         TextOpKind::Insert { left, right, text } => {
             let right = match (left, right) {
-                (Some(l), Some(r)) if r.replica == l.replica && r.seq == l.seq + 1 => Ref::AfterLeft,
+                (Some(l), Some(r)) if r.replica == l.replica && l.seq.checked_add(1) == Some(r.seq) => Ref::AfterLeft,
                 _ => to_ref(id, *right),
             };
             postcard::to_extend(&InsertBody { left: to_ref(id, *left), right, text }, out)
@@ -316,7 +318,9 @@ pub fn encode_history(ops: &[TextOp]) -> Vec<u8> {
             TextOpKind::Insert { left, right, text } => {
                 reference(&mut w, *left, &mut replicas);
                 match (left, right) {
-                    (Some(l), Some(r)) if r.replica == l.replica && r.seq == l.seq + 1 => w.refs.uint(1),
+                    (Some(l), Some(r)) if r.replica == l.replica && l.seq.checked_add(1) == Some(r.seq) => {
+                        w.refs.uint(1)
+                    }
                     _ => reference(&mut w, *right, &mut replicas),
                 }
                 w.text.extend_from_slice(text.as_bytes());
@@ -472,7 +476,10 @@ pub fn decode_history(bytes: &[u8]) -> Result<Vec<TextOp>, DecodeError> {
                         ranges.push(IdRange::new(r, seq, len as u64));
                     } else {
                         let len = len.unsigned_abs();
-                        let last = (seq + 1).checked_sub(len).ok_or_else(|| malformed("range"))?;
+                        let last = seq
+                            .checked_add(1)
+                            .and_then(|end| end.checked_sub(len))
+                            .ok_or_else(|| malformed("range"))?;
                         if len > units || len > expansion_budget {
                             return Err(malformed("range longer than its operation or the history"));
                         }

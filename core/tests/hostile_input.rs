@@ -124,3 +124,16 @@ fn a_history_that_claims_a_huge_backspace_run_is_refused_quickly() {
     let error = decode_history(&bytes).unwrap_err();
     assert!(error.to_string().contains("longer than its operation or the history"), "{error}");
 }
+
+/// Found by CI's fuzzing: an operation naming its author's unit 2^64 - 1
+/// decoded, and encoding it again overflowed.
+#[test]
+fn an_operation_naming_the_last_possible_unit_encodes_again() {
+    let bytes = [
+        0xff, 0xff, 0x04, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x50, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0x01, 0, 0, 0x80, 0, 0x02, 0, 0,
+    ];
+    let op = decode_op(&bytes).expect("it decodes");
+    assert_eq!(decode_op(&op.encode()).as_ref(), Ok(&op));
+    feed(&bytes);
+}
