@@ -66,6 +66,8 @@
 //!   that hosts it ([`TextDoc`]); anchors, history, undo, offset conversions.
 //! - [`tree`]: the working-tree CRDT, its base snapshot, views and history.
 //! - [`encoding`]: the compact binary encoding of operations and histories.
+//! - [`ticket`]: the pasteable string that carries a working copy's
+//!   membership from one machine to another.
 
 pub mod causal;
 pub mod encoding;
@@ -73,6 +75,7 @@ pub mod id;
 mod replicas;
 mod runs;
 pub mod text;
+pub mod ticket;
 pub mod tree;
 pub mod version;
 

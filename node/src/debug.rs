@@ -135,3 +135,22 @@ pub enum StreamError {
     #[error("writing the acknowledged sequence numbers: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// A digest of what `tree` shows: every path with its kind and content,
+/// in path order. Two replicas with the same digest show the same tree.
+pub fn digest(tree: &WorkTree) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for path in tree.paths() {
+        hasher.update(path.as_bytes());
+        match tree.read(&path) {
+            Ok(Content::Dir) => hasher.update(b"\0dir\0"),
+            Ok(Content::Text(text)) => hasher.update([b"\0text\0".as_slice(), text.as_bytes()].concat()),
+            Ok(Content::Binary(bytes)) => hasher.update([b"\0binary\0".as_slice(), &bytes].concat()),
+            Ok(Content::Symlink(target)) => hasher.update([b"\0link\0".as_slice(), target.as_bytes()].concat()),
+            Err(error) => hasher.update(format!("\0unreadable {error}\0")),
+        }
+        hasher.update(b"\n");
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

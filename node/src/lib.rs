@@ -15,7 +15,10 @@
 //! issues.
 
 pub mod catchup;
+pub mod control;
+pub mod daemon;
 pub mod location;
+pub mod membership;
 pub mod net;
 pub mod replica;
 pub mod store;

@@ -1,12 +1,19 @@
-//! `memo`: the command-line entry point. The node itself (network,
-//! watcher) lands with the node issues; for now the binary offers its
-//! version and help, `memo store-info`, and hidden commands the store's
-//! tests drive. Logs go to stderr, filtered by `RUST_LOG` (default: warn).
+//! `memo`: the command-line entry point. Data goes to stdout (`--json`
+//! where a script reads it), messages and logs to stderr, filtered by
+//! `RUST_LOG` (default: warn). Exit codes: 0 ok, 1 failure, 2 usage.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use libp2p::Multiaddr;
+use memo_node::control::{self, ClientError};
+use memo_node::daemon::{self, DaemonOptions};
+use memo_node::location::NodePaths;
+use memo_node::membership::Membership;
+use memo_node::net::{CATCHUP_INTERVAL, MDNS_INTERVAL};
+use serde_json::{json, Value};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 /// Memo replicates a Git working copy, uncommitted edits included, across
@@ -15,11 +22,56 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "memo", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Shares this working copy: makes its id and secret (once), starts the
+    /// daemon, and prints a ticket for `memo join` on other machines.
+    Share {
+        #[command(flatten)]
+        at: At,
+        /// The working copy's name, for people (default: the directory's).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        start: Start,
+    },
+    /// Joins the working copy a ticket names (run in a clone of the same
+    /// repository), and starts the daemon.
+    Join {
+        /// The ticket `memo share` printed.
+        ticket: String,
+        #[command(flatten)]
+        at: At,
+        #[command(flatten)]
+        start: Start,
+    },
+    /// Runs the daemon in the foreground until interrupted.
+    Daemon {
+        #[command(flatten)]
+        at: At,
+        #[command(flatten)]
+        network: Network,
+    },
+    /// Shows the working copy, its daemon, and how far apart its peers are.
+    Status {
+        #[command(flatten)]
+        at: At,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists the peers: connected or not, how each was found, how far
+    /// apart we are (units of work each side lacks).
+    Peers {
+        #[command(flatten)]
+        at: At,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Shows a working copy's store: where it is, this replica's id, how
     /// many operations it holds and from whom, and what its snapshot covers.
     StoreInfo {
@@ -32,6 +84,22 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Makes `count` seeded local changes through the running daemon.
+    #[command(hide = true)]
+    DebugStream {
+        #[command(flatten)]
+        at: At,
+        #[arg(long)]
+        seed: u64,
+        #[arg(long)]
+        count: u64,
+    },
+    /// Prints the running daemon's tree digest as JSON.
+    #[command(hide = true)]
+    DebugTree {
+        #[command(flatten)]
+        at: At,
     },
     /// Applies a seeded stream of local operations to the store at
     /// `store`, printing each acknowledged sequence number (the crash
@@ -47,6 +115,90 @@ enum Command {
     },
 }
 
+/// Which working copy.
+#[derive(Debug, Args)]
+struct At {
+    /// A path inside the working copy.
+    #[arg(long = "at", default_value = ".", value_name = "PATH")]
+    path: PathBuf,
+    /// The store directory (default: `.git/memo/store`); the node's other
+    /// files sit beside it.
+    #[arg(long, env = memo_node::location::STORE_ENV)]
+    store: Option<PathBuf>,
+}
+
+impl At {
+    fn paths(&self) -> Result<NodePaths, Failure> {
+        Ok(NodePaths::find(&self.path, self.store.as_deref())?)
+    }
+}
+
+/// How a daemon's network runs.
+#[derive(Debug, Clone, Args)]
+struct Network {
+    /// Where to listen (a multiaddr, repeatable; default: where the daemon
+    /// listened last, else every interface on a port the system picks).
+    #[arg(long, env = "MEMO_LISTEN", value_delimiter = ',', value_name = "MULTIADDR")]
+    listen: Vec<Multiaddr>,
+    /// Find peers on the LAN by mDNS.
+    #[arg(long, env = "MEMO_MDNS", default_value = "on", value_parser = ["on", "off"])]
+    mdns: String,
+    /// Seconds between mDNS queries.
+    #[arg(long, env = "MEMO_MDNS_INTERVAL", default_value_t = MDNS_INTERVAL.as_secs_f64(), hide = true)]
+    mdns_interval: f64,
+    /// Seconds between catch-up exchanges with each peer.
+    #[arg(long, env = "MEMO_CATCHUP_INTERVAL", default_value_t = CATCHUP_INTERVAL.as_secs_f64(), hide = true)]
+    catchup_interval: f64,
+}
+
+impl Network {
+    fn options(&self) -> Result<DaemonOptions, Failure> {
+        let seconds = |s: f64, what: &str| {
+            Duration::try_from_secs_f64(s).map_err(|_| Failure::Usage(format!("{what}: {s} is not a duration")))
+        };
+        Ok(DaemonOptions {
+            listen: self.listen.clone(),
+            mdns: (self.mdns == "on").then(|| seconds(self.mdns_interval, "--mdns-interval")).transpose()?,
+            catchup_interval: seconds(self.catchup_interval, "--catchup-interval")?,
+        })
+    }
+
+    /// The same settings as `memo daemon` arguments.
+    fn to_args(&self) -> Vec<String> {
+        let mut args = vec![format!("--mdns={}", self.mdns)];
+        args.push(format!("--mdns-interval={}", self.mdns_interval));
+        args.push(format!("--catchup-interval={}", self.catchup_interval));
+        args.extend(self.listen.iter().map(|a| format!("--listen={a}")));
+        args
+    }
+}
+
+/// Whether and how `share` and `join` start the daemon.
+#[derive(Debug, Args)]
+struct Start {
+    /// Do not start the daemon (run `memo daemon` yourself).
+    #[arg(long)]
+    no_daemon: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    network: Network,
+}
+
+/// How a command failed: usage errors exit with 2, the others with 1.
+#[derive(Debug)]
+enum Failure {
+    Usage(String),
+    Other(Box<dyn std::error::Error>),
+}
+
+impl<E: std::error::Error + 'static> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure::Other(Box::new(error))
+    }
+}
+
 fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -58,50 +210,238 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {
-        None => {
-            eprintln!("memo {}: the node is not built yet; see `memo --help`", env!("CARGO_PKG_VERSION"));
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("memo: {message}");
             ExitCode::from(2)
         }
-        Some(Command::StoreInfo { working_copy, store, json }) => match store_info(&working_copy, store, json) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("memo: {error}");
-                ExitCode::FAILURE
-            }
-        },
-        Some(Command::DebugAppendStream { store, seed, until, snapshot_every }) => {
+        Err(Failure::Other(error)) => {
+            eprintln!("memo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Share { at, name, start } => share(&at.paths()?, name, &start),
+        Command::Join { ticket, at, start } => join(&at.paths()?, &ticket, &start),
+        Command::Daemon { at, network } => run_daemon(&at.paths()?, network.options()?),
+        Command::Status { at, json } => status(&at.paths()?, json),
+        Command::Peers { at, json } => peers(&at.paths()?, json),
+        Command::StoreInfo { working_copy, store, json } => store_info(&working_copy, store, json),
+        Command::DebugStream { at, seed, count } => {
+            let made = control::call(&at.paths()?.socket, "debug.stream", json!({ "seed": seed, "count": count }))?;
+            println!("{made}");
+            Ok(())
+        }
+        Command::DebugTree { at } => {
+            println!("{}", control::call(&at.paths()?.socket, "debug.tree", Value::Null)?);
+            Ok(())
+        }
+        Command::DebugAppendStream { store, seed, until, snapshot_every } => {
             let mut out = std::io::stdout().lock();
-            let result = memo_node::debug::append_stream(&store, seed, until, snapshot_every, &mut out);
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
+            match memo_node::debug::append_stream(&store, seed, until, snapshot_every, &mut out) {
                 // A closed stdout (the reader went away) is no failure.
-                Err(memo_node::debug::StreamError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("memo: {error}");
-                    ExitCode::FAILURE
-                }
+                Err(memo_node::debug::StreamError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+                result => Ok(result?),
             }
         }
     }
 }
 
+/// `memo share`: the membership (made once), the daemon, the ticket.
+fn share(paths: &NodePaths, name: Option<String>, start: &Start) -> Result<(), Failure> {
+    let membership = match Membership::load(&paths.membership)? {
+        Some(existing) => existing,
+        None => {
+            let name = name.unwrap_or_else(|| directory_name(&paths.working_copy));
+            let created = Membership::create(&name);
+            created.save(&paths.membership)?;
+            created
+        }
+    };
+    if !start.no_daemon {
+        ensure_daemon(paths, &start.network)?;
+    }
+    let ticket = match control::call(&paths.socket, "ticket", Value::Null) {
+        Ok(answer) => answer["ticket"].as_str().unwrap_or_default().to_string(),
+        Err(ClientError::NotRunning) => {
+            eprintln!("memo: no daemon runs, so the ticket holds no address: peers must find this one by mDNS");
+            membership.ticket(&[]).encode()?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if start.json {
+        println!("{}", json!({ "ticket": ticket, "name": membership.name, "working_copy": membership.id_hex() }));
+    } else {
+        println!("{ticket}");
+        eprintln!(
+            "\nWorking copy \"{}\" is shared. On another machine, in a clone of the same repository, run:\n\n    memo join {ticket}\n\nThe ticket holds the working copy's secret: whoever has it can read and change this working copy.",
+            membership.name
+        );
+    }
+    Ok(())
+}
+
+/// `memo join`: the ticket's membership, then the daemon.
+fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
+    let ticket = memo_core::ticket::Ticket::decode(text).map_err(|e| Failure::Usage(e.to_string()))?;
+    let theirs = Membership::from_ticket(&ticket)?;
+    let joined = match Membership::load(&paths.membership)? {
+        Some(ours) if ours.working_copy != theirs.working_copy => {
+            return Err(memo_node::membership::MembershipError::Other {
+                ours: ours.id_hex(),
+                name: ours.name,
+                theirs: theirs.id_hex(),
+                path: paths.membership.clone(),
+            }
+            .into())
+        }
+        Some(mut ours) => {
+            for peer in &theirs.peers {
+                ours.remember(peer.clone());
+            }
+            ours
+        }
+        None => theirs,
+    };
+    joined.save(&paths.membership)?;
+    if !start.no_daemon {
+        ensure_daemon(paths, &start.network)?;
+    }
+    if start.json {
+        println!("{}", json!({ "name": joined.name, "working_copy": joined.id_hex() }));
+    } else {
+        eprintln!("Joined \"{}\". `memo status` shows the peers and how far apart you are.", joined.name);
+    }
+    Ok(())
+}
+
+fn directory_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "working copy".into())
+}
+
+/// Starts the daemon in the background unless one runs, and waits until
+/// it answers on its socket.
+fn ensure_daemon(paths: &NodePaths, network: &Network) -> Result<(), Failure> {
+    if control::is_running(&paths.socket) {
+        return Ok(());
+    }
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&paths.log)?;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command.arg("daemon").arg("--at").arg(&paths.working_copy).arg("--store").arg(&paths.store);
+    command.args(network.to_args()).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    command.stderr(log);
+    // Its own process group: a Ctrl-C in this terminal does not stop it.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !control::is_running(&paths.socket) {
+        if let Some(status) = child.try_wait()? {
+            return Err(format_failure(format!(
+                "the daemon stopped at once ({status}); its log, {}, says why",
+                paths.log.display()
+            )));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format_failure(format!("the daemon did not start within 30 s; see {}", paths.log.display())));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("memo: daemon started (pid {}, log {})", child.id(), paths.log.display());
+    Ok(())
+}
+
+fn format_failure(message: String) -> Failure {
+    Failure::Other(message.into())
+}
+
+fn run_daemon(paths: &NodePaths, options: DaemonOptions) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    Ok(runtime.block_on(daemon::run(paths, options))?)
+}
+
+/// `memo status`: the membership, and the daemon's view if one runs.
+fn status(paths: &NodePaths, json: bool) -> Result<(), Failure> {
+    let membership = Membership::load(&paths.membership)?;
+    let running = match control::call(&paths.socket, "status", Value::Null) {
+        Ok(status) => Some(status),
+        Err(ClientError::NotRunning) => None,
+        Err(error) => return Err(error.into()),
+    };
+    if json {
+        let shared = membership.as_ref().map(|m| json!({ "name": m.name, "working_copy": m.id_hex() }));
+        println!("{:#}", json!({ "working_copy": paths.working_copy, "shared": shared, "daemon": running }));
+        return Ok(());
+    }
+    println!("working copy  {}", paths.working_copy.display());
+    match &membership {
+        Some(m) => println!("shared as     \"{}\" ({})", m.name, m.id_hex()),
+        None => println!("shared as     not shared (run `memo share`, or `memo join <ticket>`)"),
+    }
+    let Some(status) = running else {
+        println!("daemon        not running (start it with `memo daemon`)");
+        return Ok(());
+    };
+    let node = &status["node"];
+    println!("daemon        running as peer {}", text(&node["peer_id"]));
+    for address in node["listening"].as_array().into_iter().flatten() {
+        println!("listening     {}", text(address));
+    }
+    println!("replica       {}", text(&node["replica"]));
+    println!("holds         {} operations ({} units of work)", node["operations"], node["units"]);
+    let list = node["peers"].as_array().cloned().unwrap_or_default();
+    let connected = list.iter().filter(|p| p["connected"] == true).count();
+    println!("peers         {connected} connected, {} known", list.len());
+    print_peers(&list);
+    Ok(())
+}
+
+/// `memo peers`: the daemon's peers.
+fn peers(paths: &NodePaths, json: bool) -> Result<(), Failure> {
+    let list = control::call(&paths.socket, "peers", Value::Null)?;
+    if json {
+        println!("{list:#}");
+    } else {
+        print_peers(list.as_array().map(Vec::as_slice).unwrap_or_default());
+    }
+    Ok(())
+}
+
+fn print_peers(peers: &[Value]) {
+    for peer in peers {
+        let state = if peer["connected"] == true { "connected" } else { "away" };
+        let apart = match (peer["they_lack"].as_u64(), peer["we_lack"].as_u64()) {
+            (Some(they), Some(we)) => format!("they lack {they} units, we lack {we}"),
+            _ => "versions not exchanged yet".to_string(),
+        };
+        println!("  {}  {state:<9}  found by {:<8}  {apart}", text(&peer["peer"]), text(&peer["found"]));
+    }
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("?")
+}
+
 /// `memo store-info`: opens the store only if it exists (looking must not
 /// make one).
-fn store_info(working_copy: &Path, store: Option<PathBuf>, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn store_info(working_copy: &Path, store: Option<PathBuf>, json: bool) -> Result<(), Failure> {
     let dir = memo_node::location::store_dir(working_copy, store.as_deref())?;
     if !dir.exists() {
-        return Err(
-            format!("no store at {}: this working copy has not been shared or joined yet", dir.display()).into()
-        );
+        return Err(format_failure(format!(
+            "no store at {}: this working copy has not been shared or joined yet",
+            dir.display()
+        )));
     }
     let store = memo_node::Store::open(&dir)?;
     let version = store.version()?;
     let covered = store.newest_snapshot()?.map(|(covers, _)| covers);
     if json {
-        let authors: serde_json::Map<String, serde_json::Value> =
+        let authors: serde_json::Map<String, Value> =
             version.iter().map(|(replica, count)| (replica.to_string(), count.into())).collect();
-        let info = serde_json::json!({
+        let info = json!({
             "store": dir,
             "replica": store.replica_id().to_string(),
             "operations": store.len(),

@@ -77,8 +77,10 @@ use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
 use memo_core::tree::TreeApplyError;
 use memo_core::{TreeOp, VersionVector, WorkTree};
 use sha2::{Digest, Sha256};
@@ -87,6 +89,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+
+mod peers;
+use peers::PeerBook;
+pub use peers::{Discovery, PeerStatus};
 
 /// The identify protocol's name for Memo nodes.
 pub const PROTOCOL_VERSION: &str = "/memo/0.1.0";
@@ -97,6 +103,14 @@ pub const OUTBOX_LIMIT: usize = 10_000;
 
 /// How often unsent operations are published again.
 const RETRY_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How often lost peers are considered for a new dial ([`peers`] decides
+/// which are due).
+const REDIAL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often mDNS asks the LAN who is there, by default (libp2p's own
+/// default of five minutes makes discovery look broken: NETWORK.md).
+pub const MDNS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How often a node asks each connected peer for what it lacks, by default.
 pub const CATCHUP_INTERVAL: Duration = Duration::from_secs(5);
@@ -197,12 +211,17 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub identify: identify::Behaviour,
     pub catchup: request_response::Behaviour<catchup::Codec>,
+    /// Closes connections whose peer stopped answering (a cut link), so
+    /// that the peer is dialed again once it can be reached.
+    pub ping: ping::Behaviour,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
 impl Behaviour {
     /// Gossipsub (signed, content-addressed ids, validated by the
-    /// application), identify, and catch-up ([`catchup`]).
-    pub fn new(keypair: &Keypair) -> Result<Behaviour, NetError> {
+    /// application), identify, catch-up ([`catchup`]), ping, and mDNS
+    /// asking every `mdns` (none: off).
+    pub fn new(keypair: &Keypair, mdns: Option<Duration>) -> Result<Behaviour, NetError> {
         let config = gossipsub::ConfigBuilder::default()
             .validate_messages()
             .message_id_fn(message_id)
@@ -216,7 +235,16 @@ impl Behaviour {
             [(catchup::PROTOCOL, ProtocolSupport::Full)],
             request_response::Config::default().with_max_concurrent_streams(16),
         );
-        Ok(Behaviour { gossipsub, identify, catchup })
+        let mdns = match mdns {
+            Some(query_interval) => {
+                let config = mdns::Config { query_interval, ..Default::default() };
+                let peer = keypair.public().to_peer_id();
+                Some(mdns::tokio::Behaviour::new(config, peer).map_err(|e| NetError::Setup(format!("mDNS: {e}")))?)
+            }
+            None => None,
+        };
+        let ping = ping::Behaviour::new(ping::Config::new());
+        Ok(Behaviour { gossipsub, identify, catchup, ping, mdns: mdns.into() })
     }
 }
 
@@ -253,13 +281,23 @@ impl std::fmt::Debug for WorkingCopySecret {
 /// then libp2p pnet keyed by [`WorkingCopySecret::pnet_key`], then Noise
 /// and Yamux. A peer without the same secret fails the handshake, or
 /// stalls in it (its garbled Noise frames may announce more bytes than
-/// come) until `handshake_timeout` ([`HANDSHAKE_TIMEOUT`] by default).
+/// come) until `handshake_timeout` ([`HANDSHAKE_TIMEOUT`] by default). No
+/// mDNS: [`Node::start`] builds a swarm that has it, if configured.
 pub fn new_swarm(
     keypair: Keypair,
     secret: &WorkingCopySecret,
     handshake_timeout: Duration,
 ) -> Result<Swarm<Behaviour>, NetError> {
-    let behaviour = Behaviour::new(&keypair)?;
+    build_swarm(keypair, secret, handshake_timeout, None)
+}
+
+fn build_swarm(
+    keypair: Keypair,
+    secret: &WorkingCopySecret,
+    handshake_timeout: Duration,
+    mdns: Option<Duration>,
+) -> Result<Swarm<Behaviour>, NetError> {
+    let behaviour = Behaviour::new(&keypair, mdns)?;
     let psk = secret.pnet_key();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -297,6 +335,10 @@ pub struct NodeConfig {
     /// How long a connection's handshake (pnet, Noise, Yamux) may take;
     /// [`HANDSHAKE_TIMEOUT`] by default.
     pub handshake_timeout: Duration,
+    /// mDNS discovery on the LAN, asking this often; `None` (the default)
+    /// turns it off. Never on in the machine's own network namespace in
+    /// tests: it announces the node on every interface (NETWORK.md).
+    pub mdns: Option<Duration>,
 }
 
 impl NodeConfig {
@@ -314,6 +356,7 @@ impl NodeConfig {
             listen,
             catchup_interval: CATCHUP_INTERVAL,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            mdns: None,
         }
     }
 }
@@ -327,17 +370,52 @@ enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
     SubscribedPeers(oneshot::Sender<Vec<PeerId>>),
     ConnectedPeers(oneshot::Sender<Vec<PeerId>>),
+    Status(oneshot::Sender<NodeStatus>),
 }
 
-/// A running node: a task that owns the replica and the swarm, driven
-/// through this handle. Dropping the handle stops the task (after a
-/// snapshot); [`Node::shutdown`] does so and waits.
+/// A node's state, as `memo status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeStatus {
+    #[serde(serialize_with = "peers::as_text")]
+    pub peer_id: PeerId,
+    /// The addresses it listens on.
+    #[serde(serialize_with = "peers::all_as_text")]
+    pub listening: Vec<Multiaddr>,
+    /// The replica's id.
+    pub replica: String,
+    /// Units of work held, in all (the sum of the version vector).
+    pub units: u64,
+    /// Operations in the store.
+    pub operations: u64,
+    pub peers: Vec<PeerStatus>,
+}
+
+/// A running node: a task that owns the replica and the swarm. Dropping
+/// the `Node` stops the task (after a snapshot); [`Node::shutdown`] does
+/// so and waits. It dereferences to a [`NodeHandle`], which drives the
+/// task and may be cloned (a handle that outlives its node gets
+/// [`NetError::Stopped`]).
 #[derive(Debug)]
 pub struct Node {
+    handle: NodeHandle,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), NetError>>,
+}
+
+/// Drives a [`Node`]'s task: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
     peer_id: PeerId,
     addresses: Vec<Multiaddr>,
     commands: mpsc::Sender<Command>,
-    task: tokio::task::JoinHandle<Result<(), NetError>>,
+}
+
+impl std::ops::Deref for Node {
+    type Target = NodeHandle;
+
+    fn deref(&self) -> &NodeHandle {
+        &self.handle
+    }
 }
 
 impl Node {
@@ -345,7 +423,7 @@ impl Node {
     /// configured addresses (waiting until each has one), subscribes to the
     /// working copy's topic and spawns the task.
     pub async fn start(replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
-        let mut swarm = new_swarm(config.keypair, &config.secret, config.handshake_timeout)?;
+        let mut swarm = build_swarm(config.keypair, &config.secret, config.handshake_timeout, config.mdns)?;
         let topic = topic_for(&config.working_copy);
         swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| NetError::Setup(e.to_string()))?;
         let mut listeners = Vec::new();
@@ -380,11 +458,21 @@ impl Node {
             stored: VersionVector::new(),
             asking: HashMap::new(),
             buckets: HashMap::new(),
+            book: PeerBook::default(),
         };
-        let task = tokio::spawn(task.run(receiver));
-        Ok(Node { peer_id, addresses, commands, task })
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(task.run(receiver, stopped));
+        Ok(Node { handle: NodeHandle { peer_id, addresses, commands }, stop, task })
     }
 
+    /// Stops the node: its task closes the replica (a snapshot) and ends.
+    pub async fn shutdown(self) -> Result<(), NetError> {
+        drop(self.stop);
+        self.task.await.map_err(|e| NetError::Setup(format!("node task: {e}")))?
+    }
+}
+
+impl NodeHandle {
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
     }
@@ -394,7 +482,8 @@ impl Node {
         &self.addresses
     }
 
-    /// Dials a peer.
+    /// Dials a peer. An address that ends in `/p2p/<peer id>` is
+    /// remembered: the peer is dialed again whenever the connection is lost.
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Dial(addr, reply)).await?;
@@ -446,10 +535,12 @@ impl Node {
         answer.await.map_err(|_| NetError::Stopped)
     }
 
-    /// Stops the node: its task closes the replica (a snapshot) and ends.
-    pub async fn shutdown(self) -> Result<(), NetError> {
-        drop(self.commands);
-        self.task.await.map_err(|e| NetError::Setup(format!("node task: {e}")))?
+    /// The node's state: its addresses, what it holds, and its peers with
+    /// how far apart we are.
+    pub async fn status(&self) -> Result<NodeStatus, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Status(reply)).await?;
+        answer.await.map_err(|_| NetError::Stopped)
     }
 
     async fn send(&self, command: Command) -> Result<(), NetError> {
@@ -472,20 +563,26 @@ struct NodeTask {
     asking: HashMap<PeerId, OutboundRequestId>,
     /// Per peer: catch-up requests it may still make, and when counted.
     buckets: HashMap<PeerId, (f64, tokio::time::Instant)>,
+    /// How each peer was found, where it listens, how far apart we are.
+    book: PeerBook,
 }
 
 impl NodeTask {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), NetError> {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut stop: oneshot::Receiver<()>,
+    ) -> Result<(), NetError> {
         let mut retry = tokio::time::interval(RETRY_INTERVAL);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut catchup = tokio::time::interval(self.catchup_interval);
         catchup.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut redial = tokio::time::interval(REDIAL_INTERVAL);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
             tokio::select! {
-                command = commands.recv() => match command {
-                    Some(command) => self.command(command),
-                    None => break Ok(()),
-                },
+                _ = &mut stop => break Ok(()),
+                Some(command) = commands.recv() => self.command(command),
                 event = self.swarm.select_next_some() => {
                     if let Err(error) = self.event(event) {
                         tracing::error!(%error, "node stopping");
@@ -493,6 +590,7 @@ impl NodeTask {
                     }
                 }
                 _ = retry.tick(), if !self.outbox.is_empty() => self.flush(),
+                _ = redial.tick() => self.dial_due(),
                 _ = catchup.tick() => {
                     let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                     for peer in peers {
@@ -517,8 +615,27 @@ impl NodeTask {
             }
             Command::Query(query) => query(&self.replica),
             Command::Dial(addr, reply) => {
-                let result = self.swarm.dial(addr.clone());
-                let _ = reply.send(result.map_err(|e| NetError::Dial { addr, reason: e.to_string() }));
+                let result = match addr.iter().last() {
+                    Some(Protocol::P2p(peer)) => {
+                        self.book.found(peer, addr, Discovery::Address);
+                        self.dial_due();
+                        Ok(())
+                    }
+                    _ => self.swarm.dial(addr.clone()).map_err(|e| NetError::Dial { addr, reason: e.to_string() }),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Status(reply) => {
+                let have = self.have();
+                let status = NodeStatus {
+                    peer_id: *self.swarm.local_peer_id(),
+                    listening: self.swarm.listeners().cloned().collect(),
+                    replica: self.replica.tree().replica().to_string(),
+                    units: have.total(),
+                    operations: self.replica.store().len(),
+                    peers: self.book.status(&have),
+                };
+                let _ = reply.send(status);
             }
             Command::ConnectedPeers(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
@@ -531,6 +648,19 @@ impl NodeTask {
                     .map(|(peer, _)| *peer)
                     .collect();
                 let _ = reply.send(peers);
+            }
+        }
+    }
+
+    /// Dials the peers whose redial is due ([`PeerBook::due`]).
+    fn dial_due(&mut self) {
+        for (peer, addresses) in self.book.due() {
+            let options = DialOpts::peer_id(peer)
+                .addresses(addresses)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(error) = self.swarm.dial(options) {
+                tracing::debug!(%peer, %error, "not dialed");
             }
         }
     }
@@ -580,13 +710,29 @@ impl NodeTask {
                 Ok(())
             }
             SwarmEvent::Behaviour(BehaviourEvent::Catchup(event)) => self.catchup(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, address) in found {
+                    tracing::debug!(%peer, %address, "found by mDNS");
+                    self.book.found(peer, address, Discovery::Mdns);
+                }
+                self.dial_due();
+                Ok(())
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                for address in info.listen_addrs {
+                    self.book.found(peer_id, address, Discovery::Incoming);
+                }
+                Ok(())
+            }
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
-                tracing::debug!(%peer_id, address = %endpoint.get_remote_address(), "connected");
+                tracing::info!(%peer_id, address = %endpoint.get_remote_address(), "connected");
+                self.book.connected(peer_id);
                 self.ask(peer_id);
                 Ok(())
             }
             SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
-                tracing::debug!(%peer_id, ?cause, "disconnected");
+                tracing::info!(%peer_id, ?cause, "disconnected");
+                self.book.disconnected(peer_id);
                 if !self.swarm.is_connected(&peer_id) {
                     self.asking.remove(&peer_id);
                     self.buckets.remove(&peer_id);
@@ -689,6 +835,7 @@ impl NodeTask {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request: Request::Have(theirs), channel, .. } => {
+                    self.book.their_version(peer, theirs.clone());
                     let response = match self.allow(peer) {
                         true => catchup::serve(self.replica.store(), &self.have(), &theirs)?,
                         false => {

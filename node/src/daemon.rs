@@ -1,0 +1,312 @@
+//! The daemon: one working copy's node, running until it is told to stop.
+//!
+//! It loads the membership (made by `memo share` or `memo join`), opens the
+//! replica from its store, starts the [`Node`] (listening where it
+//! listened last, so that the addresses its peers remember stay good),
+//! dials every remembered peer, serves the control socket
+//! ([`crate::control`]), and every [`REMEMBER_INTERVAL`] writes the
+//! addresses of its connected peers into the membership. On SIGINT or
+//! SIGTERM it shuts the node down cleanly (a snapshot) and removes its
+//! socket.
+//!
+//! The working copy on disk (the watcher) and the Git base come with
+//! their issues: for now the replica stands on an empty base, and changes
+//! come from peers and from the control socket.
+
+use crate::control::{self, code, RpcError};
+use crate::location::NodePaths;
+use crate::membership::{Membership, MembershipError};
+use crate::net::{self, NetError, Node, NodeConfig, NodeHandle};
+use crate::{RecoveryError, Replica};
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+use memo_core::tree::EmptyBase;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// How often the addresses of connected peers are written down.
+pub const REMEMBER_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where a daemon listens when nothing else is said: every interface, a
+/// port the system picks (then kept across restarts).
+pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/0";
+
+/// Why the daemon could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    #[error("this working copy is not shared yet: run `memo share` here, or `memo join <ticket>`")]
+    NotShared,
+    #[error("a daemon is already running for this working copy (its socket is {0})")]
+    AlreadyRunning(PathBuf),
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("control socket {path}: {source}")]
+    Socket { path: PathBuf, source: std::io::Error },
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// Where to listen; empty: where it listened last, else [`DEFAULT_LISTEN`].
+    pub listen: Vec<Multiaddr>,
+    /// mDNS discovery, asking this often; `None`: off.
+    pub mdns: Option<Duration>,
+    /// How often to ask each peer for what we lack.
+    pub catchup_interval: Duration,
+}
+
+/// Runs the daemon for the working copy at `paths` until SIGINT or SIGTERM.
+pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), DaemonError> {
+    if control::is_running(&paths.socket) {
+        return Err(DaemonError::AlreadyRunning(paths.socket.clone()));
+    }
+    let mut membership = Membership::load(&paths.membership)?.ok_or(DaemonError::NotShared)?;
+    let node = start(paths, &options, &mut membership).await?;
+    let listener = bind(&paths.socket)?;
+    tracing::info!(working_copy = %membership.name, socket = %paths.socket.display(), "daemon running");
+    let served = serve(&node, &membership, listener, paths);
+    let result = tokio::select! {
+        result = served => result,
+        _ = stop_signal() => Ok(()),
+    };
+    let _ = std::fs::remove_file(&paths.socket);
+    node.shutdown().await?;
+    result
+}
+
+/// Opens the replica and starts its node, then dials the remembered peers.
+async fn start(paths: &NodePaths, options: &DaemonOptions, membership: &mut Membership) -> Result<Node, DaemonError> {
+    let keypair = net::load_or_create_identity(&paths.identity)?;
+    let configure = |listen: Vec<Multiaddr>| {
+        let mut config =
+            NodeConfig::new(keypair.clone(), membership.secret.clone(), membership.working_copy.to_vec(), listen);
+        config.mdns = options.mdns;
+        config.catchup_interval = options.catchup_interval;
+        config
+    };
+    let default: Vec<Multiaddr> = vec![DEFAULT_LISTEN.parse().expect("a valid multiaddr")];
+    let wanted = match (&options.listen, &membership.listen) {
+        (given, _) if !given.is_empty() => given.clone(),
+        (_, last) if !last.is_empty() => last.clone(),
+        _ => default.clone(),
+    };
+    let open = || Replica::open(&paths.store, Arc::new(EmptyBase));
+    let node = match Node::start(open()?, configure(wanted.clone())).await {
+        Ok(node) => node,
+        // The port of last time is taken: any port will do.
+        Err(NetError::Listen { addr, reason }) if options.listen.is_empty() && wanted != default => {
+            tracing::warn!(%addr, %reason, "cannot listen where we did last time: taking a new port");
+            Node::start(open()?, configure(default)).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let listen = with_ports(&wanted, node.addresses());
+    if listen != membership.listen {
+        membership.listen = listen;
+        membership.save(&paths.membership)?;
+    }
+    for peer in &membership.peers {
+        if let Err(error) = node.dial(peer.clone()).await {
+            tracing::warn!(%peer, %error, "cannot dial a remembered peer");
+        }
+    }
+    Ok(node)
+}
+
+/// `wanted` with each port 0 replaced by the port the node got.
+fn with_ports(wanted: &[Multiaddr], got: &[Multiaddr]) -> Vec<Multiaddr> {
+    let port = got.iter().flat_map(|a| a.iter()).find_map(|p| match p {
+        Protocol::Tcp(port) => Some(port),
+        _ => None,
+    });
+    let fix = |address: &Multiaddr| -> Multiaddr {
+        address
+            .iter()
+            .map(|p| match (p, port) {
+                (Protocol::Tcp(0), Some(port)) => Protocol::Tcp(port),
+                (p, _) => p,
+            })
+            .collect()
+    };
+    wanted.iter().map(fix).collect()
+}
+
+/// Binds the control socket, replacing a stale one (no daemon answers
+/// it: checked by the caller), readable by its owner only.
+fn bind(path: &std::path::Path) -> Result<UnixListener, DaemonError> {
+    let error = |source| DaemonError::Socket { path: path.to_owned(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(error)?;
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(error(e)),
+        _ => {}
+    }
+    let listener = UnixListener::bind(path).map_err(error)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(error)?;
+    Ok(listener)
+}
+
+/// Serves control connections, and remembers peers' addresses, until the
+/// node stops.
+async fn serve(
+    node: &Node,
+    membership: &Membership,
+    listener: UnixListener,
+    paths: &NodePaths,
+) -> Result<(), DaemonError> {
+    let mut membership = membership.clone();
+    let mut remember = tokio::time::interval(REMEMBER_INTERVAL);
+    let mut clients = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let (node, membership) = (NodeHandle::clone(node), membership.clone());
+                    clients.spawn(async move { client(stream, &node, &membership).await });
+                }
+                Err(error) => tracing::warn!(%error, "control socket: accept failed"),
+            },
+            _ = remember.tick() => remember_peers(node, &mut membership, paths).await?,
+            Some(_) = clients.join_next() => {}
+        }
+    }
+}
+
+/// Writes down where connected peers listen, if anything is new.
+async fn remember_peers(node: &Node, membership: &mut Membership, paths: &NodePaths) -> Result<(), DaemonError> {
+    let status = node.status().await?;
+    let mut changed = false;
+    for peer in status.peers.iter().filter(|p| p.connected) {
+        for address in &peer.addresses {
+            changed |= membership.remember(address.clone().with(Protocol::P2p(peer.peer)));
+        }
+    }
+    if changed {
+        membership.save(&paths.membership)?;
+    }
+    Ok(())
+}
+
+/// One control connection: request lines in, response lines out.
+async fn client(stream: UnixStream, node: &NodeHandle, membership: &Membership) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut line = Vec::new();
+        match (&mut reader).take(control::MAX_LINE as u64 + 1).read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let answer = match std::str::from_utf8(&line) {
+            _ if line.len() > control::MAX_LINE => {
+                let error = RpcError::new(code::INVALID_REQUEST, "request line too long");
+                let _ = write.write_all(format!("{}\n", control::response(Value::Null, Err(error))).as_bytes()).await;
+                return;
+            }
+            Err(_) => control::response(Value::Null, Err(RpcError::new(code::PARSE, "not UTF-8"))),
+            Ok(text) => match control::parse_request(text) {
+                Ok(request) => {
+                    control::response(request.id, call(node, membership, &request.method, request.params).await)
+                }
+                Err(error) => error,
+            },
+        };
+        if write.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one control method.
+async fn call(node: &NodeHandle, membership: &Membership, method: &str, params: Value) -> Result<Value, RpcError> {
+    let stopped = |e: NetError| RpcError::new(code::INTERNAL, e.to_string());
+    match method {
+        "status" => {
+            let status = node.status().await.map_err(stopped)?;
+            Ok(json!({ "working_copy": membership.id_hex(), "name": membership.name, "node": status }))
+        }
+        "peers" => Ok(json!(node.status().await.map_err(stopped)?.peers)),
+        "ticket" => {
+            let listening = node.status().await.map_err(stopped)?.listening;
+            let own = |a: Multiaddr| a.with(Protocol::P2p(node.peer_id()));
+            let ticket = membership.ticket(&shareable(&listening.into_iter().map(own).collect::<Vec<_>>()));
+            let text = ticket.encode().map_err(|e| RpcError::new(code::INTERNAL, e.to_string()))?;
+            Ok(json!({ "ticket": text, "name": membership.name, "working_copy": membership.id_hex() }))
+        }
+        "debug.stream" => {
+            let number = |key: &str| params.get(key).and_then(Value::as_u64);
+            let (Some(seed), Some(count)) = (number("seed"), number("count")) else {
+                return Err(RpcError::new(code::INVALID_PARAMS, "debug.stream wants {\"seed\": n, \"count\": n}"));
+            };
+            let made = node
+                .change(move |tree| {
+                    let ops: Vec<_> = (0..count).flat_map(|_| crate::debug::step(tree, seed)).collect();
+                    Ok::<_, Infallible>(ops)
+                })
+                .await
+                .map_err(stopped)?
+                .map_err(|e| RpcError::new(code::INTERNAL, e.to_string()))?;
+            Ok(json!({ "operations": made.len() }))
+        }
+        "debug.tree" => {
+            let (paths, digest) =
+                node.read(|tree| (tree.paths().len(), crate::debug::digest(tree))).await.map_err(stopped)?;
+            Ok(json!({ "paths": paths, "digest": digest }))
+        }
+        _ => Err(RpcError::new(code::METHOD_NOT_FOUND, format!("no method {method:?}"))),
+    }
+}
+
+/// The addresses to put in a ticket: the node's, other machines' view
+/// first (loopback last: it reaches only this machine).
+fn shareable(addresses: &[Multiaddr]) -> Vec<Multiaddr> {
+    let is_loopback = |a: &Multiaddr| {
+        a.iter().any(|p| {
+            matches!(p, Protocol::Ip4(ip) if ip.is_loopback()) || matches!(p, Protocol::Ip6(ip) if ip.is_loopback())
+        })
+    };
+    let (mut out, loopback): (Vec<_>, Vec<_>) = addresses.iter().cloned().partition(|a| !is_loopback(a));
+    out.extend(loopback);
+    out
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping"),
+        _ = terminate.recv() => tracing::info!("terminated: stopping"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_picked_by_the_system_is_kept_for_next_time() {
+        let wanted: Vec<Multiaddr> = vec!["/ip4/0.0.0.0/tcp/0".parse().unwrap()];
+        let got: Vec<Multiaddr> = vec!["/ip4/127.0.0.1/tcp/4242".parse().unwrap()];
+        assert_eq!(with_ports(&wanted, &got), vec!["/ip4/0.0.0.0/tcp/4242".parse::<Multiaddr>().unwrap()]);
+    }
+
+    #[test]
+    fn tickets_list_loopback_addresses_last() {
+        let all: Vec<Multiaddr> =
+            ["/ip4/127.0.0.1/tcp/1", "/ip4/10.0.0.2/tcp/1"].iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(shareable(&all), vec![all[1].clone(), all[0].clone()]);
+    }
+}
