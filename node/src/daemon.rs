@@ -74,12 +74,14 @@ pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), Daemon
     let node = start(paths, &options, &mut membership).await?;
     let listener = bind(&paths.socket)?;
     tracing::info!(working_copy = %membership.name, socket = %paths.socket.display(), "daemon running");
-    let served = serve(&node, &membership, listener, paths);
     let result = tokio::select! {
-        result = served => result,
+        result = serve(&node, &mut membership, listener, paths) => result,
         _ = stop_signal() => Ok(()),
     };
     let _ = std::fs::remove_file(&paths.socket);
+    if let Err(error) = remember_peers(&node, &mut membership, paths).await {
+        tracing::warn!(%error, "the peers' addresses were not written down");
+    }
     node.shutdown().await?;
     result
 }
@@ -162,11 +164,10 @@ fn bind(path: &std::path::Path) -> Result<UnixListener, DaemonError> {
 /// node stops.
 async fn serve(
     node: &Node,
-    membership: &Membership,
+    membership: &mut Membership,
     listener: UnixListener,
     paths: &NodePaths,
 ) -> Result<(), DaemonError> {
-    let mut membership = membership.clone();
     let mut remember = tokio::time::interval(REMEMBER_INTERVAL);
     let mut clients = tokio::task::JoinSet::new();
     loop {
@@ -178,7 +179,7 @@ async fn serve(
                 }
                 Err(error) => tracing::warn!(%error, "control socket: accept failed"),
             },
-            _ = remember.tick() => remember_peers(node, &mut membership, paths).await?,
+            _ = remember.tick() => remember_peers(node, membership, paths).await?,
             Some(_) = clients.join_next() => {}
         }
     }

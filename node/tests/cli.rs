@@ -38,3 +38,71 @@ fn store_info_reads_the_working_copys_store_and_never_makes_one() {
     assert!(info.status.success(), "{info:?}");
     assert!(String::from_utf8_lossy(&info.stdout).contains("operations"));
 }
+
+mod common;
+
+use common::daemons::{memo_command, WorkingCopy};
+
+#[test]
+fn status_and_peers_say_what_to_do_before_anything_is_shared() {
+    let wc = WorkingCopy::new();
+    let status = wc.memo(&["status"]);
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("not shared") && text.contains("not running"), "{text}");
+    let peers = wc.memo(&["peers"]);
+    assert_eq!(peers.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&peers.stderr).contains("memo daemon"), "{peers:?}");
+    let join = wc.memo(&["join", "--no-daemon", "memonotaticket"]);
+    assert_eq!(join.status.code(), Some(2), "a bad ticket is a usage error: {join:?}");
+    assert!(String::from_utf8_lossy(&join.stderr).contains("ticket"), "{join:?}");
+    let outside = tempfile::tempdir().unwrap();
+    let lost = memo_command(outside.path()).arg("status").output().unwrap();
+    assert_eq!(lost.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&lost.stderr).contains("not inside a Git working copy"), "{lost:?}");
+}
+
+#[test]
+fn share_starts_the_daemon_and_prints_a_ticket_that_join_takes() {
+    let a = WorkingCopy::new();
+    let share = a.memo(&["share", "--name", "demo"]);
+    let stderr = String::from_utf8_lossy(&share.stderr).to_string();
+    let pid: u32 = stderr
+        .split("pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no daemon pid in {stderr}"));
+    let _stop = KillOnDrop(pid);
+    assert!(share.status.success(), "{share:?}");
+    let ticket = String::from_utf8(share.stdout).unwrap().trim().to_string();
+    assert!(ticket.starts_with("memo") && !ticket.contains(' '), "stdout is the ticket alone: {ticket}");
+    assert!(stderr.contains(&format!("memo join {ticket}")), "the exact command to run: {stderr}");
+
+    let status = a.memo(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["shared"]["name"], "demo");
+    assert!(status["daemon"]["node"]["listening"][0].as_str().unwrap().starts_with("/ip4/127.0.0.1/tcp/"));
+    // Sharing again keeps the working copy: the same id and secret.
+    let again = a.memo(&["share", "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let first = memo_core::ticket::Ticket::decode(&ticket).unwrap();
+    let second = memo_core::ticket::Ticket::decode(again["ticket"].as_str().unwrap()).unwrap();
+    assert_eq!((first.working_copy, first.secret), (second.working_copy, second.secret));
+
+    // A clone of another working copy refuses the ticket.
+    let b = WorkingCopy::new();
+    b.memo(&["share", "--no-daemon"]);
+    let join = b.memo(&["join", "--no-daemon", &ticket]);
+    assert_eq!(join.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&join.stderr).contains("already belongs"), "{join:?}");
+}
+
+/// Stops a daemon started in the background, by pid.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.to_string()).status();
+    }
+}

@@ -2,6 +2,8 @@
 //! them, so the rest is dead code there.
 #![allow(dead_code)]
 
+pub mod daemons;
+
 use memo_core::tree::EmptyBase;
 use memo_node::net::{self, Node, NodeConfig, WorkingCopySecret};
 use memo_node::Replica;
