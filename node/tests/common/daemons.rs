@@ -40,9 +40,7 @@ impl WorkingCopy {
     pub fn start_daemon(&self) -> Daemon {
         let log = std::fs::File::create(self.path().join(".git/memo-test-daemon.log")).unwrap();
         let child = memo_command(self.path()).arg("daemon").stdout(Stdio::null()).stderr(log).spawn().unwrap();
-        let daemon = Daemon { child, socket: self.socket(), log: self.path().join(".git/memo-test-daemon.log") };
-        daemon.wait_until_up();
-        daemon
+        Daemon::started(child, self.socket(), self.path().join(".git/memo-test-daemon.log"))
     }
 
     /// `memo share --no-daemon`; with a daemon running, the ticket holds
@@ -80,6 +78,13 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// The daemon `child`, once it answers on `socket`.
+    pub fn started(child: Child, socket: PathBuf, log: PathBuf) -> Daemon {
+        let daemon = Daemon { child, socket, log };
+        daemon.wait_until_up();
+        daemon
+    }
+
     fn wait_until_up(&self) {
         let deadline = Instant::now() + PATIENCE;
         while !control::is_running(&self.socket) {
