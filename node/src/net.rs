@@ -88,7 +88,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 mod peers;
 use peers::PeerBook;
@@ -408,6 +408,7 @@ pub struct NodeHandle {
     peer_id: PeerId,
     addresses: Vec<Multiaddr>,
     commands: mpsc::Sender<Command>,
+    version: watch::Receiver<VersionVector>,
 }
 
 impl std::ops::Deref for Node {
@@ -449,6 +450,7 @@ impl Node {
         }
         tracing::info!(%peer_id, ?addresses, topic = %topic, "node listening");
         let (commands, receiver) = mpsc::channel(64);
+        let (version, watching) = watch::channel(replica.tree().version().clone());
         let task = NodeTask {
             swarm,
             replica,
@@ -459,10 +461,11 @@ impl Node {
             asking: HashMap::new(),
             buckets: HashMap::new(),
             book: PeerBook::default(),
+            version,
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(task.run(receiver, stopped));
-        Ok(Node { handle: NodeHandle { peer_id, addresses, commands }, stop, task })
+        Ok(Node { handle: NodeHandle { peer_id, addresses, commands, version: watching }, stop, task })
     }
 
     /// Stops the node: its task closes the replica (a snapshot) and ends.
@@ -535,6 +538,13 @@ impl NodeHandle {
         answer.await.map_err(|_| NetError::Stopped)
     }
 
+    /// The tree's version, updated after every change, local or remote,
+    /// that the tree applied: wakes whoever waits for an operation to land
+    /// (a benchmark, the disk writer).
+    pub fn watch_version(&self) -> watch::Receiver<VersionVector> {
+        self.version.clone()
+    }
+
     /// The node's state: its addresses, what it holds, and its peers with
     /// how far apart we are.
     pub async fn status(&self) -> Result<NodeStatus, NetError> {
@@ -565,6 +575,8 @@ struct NodeTask {
     buckets: HashMap<PeerId, (f64, tokio::time::Instant)>,
     /// How each peer was found, where it listens, how far apart we are.
     book: PeerBook,
+    /// The tree's version, for [`NodeHandle::watch_version`].
+    version: watch::Sender<VersionVector>,
 }
 
 impl NodeTask {
@@ -608,6 +620,7 @@ impl NodeTask {
         match command {
             Command::Local(local) => {
                 let ops = local(&mut self.replica);
+                self.announce_version();
                 for op in &ops {
                     self.queue(op.encode());
                 }
@@ -782,6 +795,9 @@ impl NodeTask {
     fn receive(&mut self, op: TreeOp) -> Result<Result<usize, TreeApplyError>, StoreError> {
         let (range, key) = (op.range(), OpKey::of(&op));
         let received = self.replica.receive(op);
+        if matches!(received, Ok(applied) if applied > 0) {
+            self.announce_version();
+        }
         if received.is_ok() || self.replica.store().contains(key)? {
             self.note_stored(range);
         }
@@ -790,6 +806,17 @@ impl NodeTask {
             Err(ReceiveError::Refused(error)) => Ok(Err(error)),
             Err(ReceiveError::Store(error)) => Err(error),
         }
+    }
+
+    fn announce_version(&self) {
+        let tree = self.replica.tree().version();
+        self.version.send_if_modified(|version| {
+            let changed = version != tree;
+            if changed {
+                version.clone_from(tree);
+            }
+            changed
+        });
     }
 
     /// What we hold: the tree's version, and the operations stored
