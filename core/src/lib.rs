@@ -66,10 +66,13 @@
 //!   that hosts it ([`TextDoc`]); anchors, history, undo, offset conversions.
 //! - [`tree`]: the working-tree CRDT, its base snapshot, views and history.
 //! - [`encoding`]: the compact binary encoding of operations and histories.
+//! - [`protocol`]: the messages nodes exchange besides operations (catch-up),
+//!   with their encodings and bounds.
 
 pub mod causal;
 pub mod encoding;
 pub mod id;
+pub mod protocol;
 mod replicas;
 mod runs;
 pub mod text;

@@ -66,27 +66,30 @@
 //! - storage off the async threads (RocksDB reads and writes block the
 //!   task today).
 
-use crate::catchup::{self, Request, Response};
+use crate::catchup::{self, Announcement, Request, Response, MAX_GOSSIP_OP};
 use crate::replica::{ChangeError, ReceiveError};
 use crate::store::OpKey;
+use crate::strikes::{Strikes, BAN_DURATION};
 use crate::{Replica, StoreError};
 use futures::StreamExt;
+use libp2p::allow_block_list::{self, BlockedPeers};
 use libp2p::core::{upgrade, Transport};
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, PublishError, TopicHash};
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::{PnetConfig, PreSharedKey};
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use memo_core::tree::TreeApplyError;
-use memo_core::{TreeOp, VersionVector, WorkTree};
+use memo_core::{IdRange, TreeOp, VersionVector, WorkTree};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 /// The identify protocol's name for Memo nodes.
 pub const PROTOCOL_VERSION: &str = "/memo/0.1.0";
@@ -110,6 +113,20 @@ pub const CATCHUP_BURST: f64 = 32.0;
 
 /// ...and how many a second it regains (a token bucket per peer).
 pub const CATCHUP_RATE: f64 = 16.0;
+
+/// Catch-up streams open at once on one connection, either way. A request
+/// is small ([`catchup::MAX_REQUEST`]); what this bounds is the responses
+/// we build for a peer and hold until it reads them, each up to
+/// [`catchup::MAX_RESPONSE`] (one large operation).
+pub const CATCHUP_STREAMS: usize = 4;
+
+/// How long a catch-up request may take, answer included: long enough for
+/// the largest response ([`catchup::MAX_RESPONSE`], 65 MiB) on a slow LAN.
+pub const CATCHUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Catch-up requests served at once (store reads on blocking threads);
+/// past it, a peer is told [`Response::Busy`].
+pub const SERVING_LIMIT: usize = 8;
 
 /// Why the network could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +192,12 @@ pub fn topic_for(working_copy: &[u8]) -> IdentTopic {
     IdentTopic::new(hex(&digest))
 }
 
+/// The working copy's topic for [`Announcement`]s of operations too large
+/// to gossip: its operation topic ([`topic_for`]) followed by `/announce`.
+pub fn announce_topic_for(working_copy: &[u8]) -> IdentTopic {
+    IdentTopic::new(format!("{}/announce", topic_for(working_copy)))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -197,6 +220,9 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub identify: identify::Behaviour,
     pub catchup: request_response::Behaviour<catchup::Codec>,
+    /// Peers banned for sending garbage ([`crate::strikes`]): their
+    /// connections are closed and refused.
+    pub blocked: allow_block_list::Behaviour<BlockedPeers>,
 }
 
 impl Behaviour {
@@ -214,9 +240,12 @@ impl Behaviour {
         let catchup = request_response::Behaviour::with_codec(
             catchup::Codec,
             [(catchup::PROTOCOL, ProtocolSupport::Full)],
-            request_response::Config::default().with_max_concurrent_streams(16),
+            request_response::Config::default()
+                .with_max_concurrent_streams(CATCHUP_STREAMS)
+                .with_request_timeout(CATCHUP_TIMEOUT),
         );
-        Ok(Behaviour { gossipsub, identify, catchup })
+        let blocked = allow_block_list::Behaviour::default();
+        Ok(Behaviour { gossipsub, identify, catchup, blocked })
     }
 }
 
@@ -347,7 +376,10 @@ impl Node {
     pub async fn start(replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
         let mut swarm = new_swarm(config.keypair, &config.secret, config.handshake_timeout)?;
         let topic = topic_for(&config.working_copy);
-        swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| NetError::Setup(e.to_string()))?;
+        let announce = announce_topic_for(&config.working_copy);
+        for topic in [&topic, &announce] {
+            swarm.behaviour_mut().gossipsub.subscribe(topic).map_err(|e| NetError::Setup(e.to_string()))?;
+        }
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let id = swarm
@@ -375,11 +407,15 @@ impl Node {
             swarm,
             replica,
             topic: topic.hash(),
+            announce: announce.hash(),
             outbox: VecDeque::new(),
             catchup_interval: config.catchup_interval,
             stored: VersionVector::new(),
             asking: HashMap::new(),
+            again: HashSet::new(),
             buckets: HashMap::new(),
+            strikes: Strikes::default(),
+            serving: JoinSet::new(),
         };
         let task = tokio::spawn(task.run(receiver));
         Ok(Node { peer_id, addresses, commands, task })
@@ -457,12 +493,19 @@ impl Node {
     }
 }
 
+/// A catch-up request served on a blocking thread: who asked, where the
+/// answer goes, and the answer (or the store's failure).
+type Served = (PeerId, ResponseChannel<Response>, Result<Response, StoreError>);
+
 struct NodeTask {
     swarm: Swarm<Behaviour>,
     replica: Replica,
     topic: TopicHash,
-    /// Encoded operations not yet published (no subscribed peer yet).
-    outbox: VecDeque<Vec<u8>>,
+    /// The topic of announcements of operations too large to gossip.
+    announce: TopicHash,
+    /// Messages not yet published (no subscribed peer yet), each with its
+    /// topic: encoded operations, or announcements of large ones.
+    outbox: VecDeque<(TopicHash, Vec<u8>)>,
     catchup_interval: Duration,
     /// Operations stored without a gap beyond the tree's version (stored,
     /// but waiting in the causal buffer): counted in what we ask for, so
@@ -470,8 +513,15 @@ struct NodeTask {
     stored: VersionVector,
     /// The peers we await a catch-up response from: one request each.
     asking: HashMap<PeerId, OutboundRequestId>,
+    /// Peers to ask again as soon as their current response is in: we
+    /// learnt of something they hold after the request left.
+    again: HashSet<PeerId>,
     /// Per peer: catch-up requests it may still make, and when counted.
     buckets: HashMap<PeerId, (f64, tokio::time::Instant)>,
+    /// Garbage each peer sent, and the peers banned for it.
+    strikes: Strikes,
+    /// Catch-up requests being served off the task ([`SERVING_LIMIT`]).
+    serving: JoinSet<Served>,
 }
 
 impl NodeTask {
@@ -492,8 +542,15 @@ impl NodeTask {
                         break Err(error);
                     }
                 }
+                Some(served) = self.serving.join_next(), if !self.serving.is_empty() => {
+                    if let Err(error) = self.answer(served) {
+                        tracing::error!(%error, "node stopping");
+                        break Err(error);
+                    }
+                }
                 _ = retry.tick(), if !self.outbox.is_empty() => self.flush(),
                 _ = catchup.tick() => {
+                    self.lift_bans();
                     let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                     for peer in peers {
                         self.ask(peer);
@@ -501,6 +558,9 @@ impl NodeTask {
                 }
             }
         };
+        // The readers of requests being served share the store's database:
+        // let them finish, so that it is closed when the replica is.
+        while self.serving.join_next().await.is_some() {}
         let closed = self.replica.close();
         result?;
         Ok(closed?)
@@ -511,7 +571,7 @@ impl NodeTask {
             Command::Local(local) => {
                 let ops = local(&mut self.replica);
                 for op in &ops {
-                    self.queue(op.encode());
+                    self.queue(op);
                 }
                 self.flush();
             }
@@ -535,7 +595,14 @@ impl NodeTask {
         }
     }
 
-    fn queue(&mut self, message: Vec<u8>) {
+    /// Queues an acknowledged local operation for gossip: itself, or an
+    /// announcement when it is too large to gossip (peers then fetch it).
+    fn queue(&mut self, op: &TreeOp) {
+        let encoded = op.encode();
+        let message = match encoded.len() <= MAX_GOSSIP_OP {
+            true => (self.topic.clone(), encoded),
+            false => (self.announce.clone(), Announcement { range: op.range() }.encode()),
+        };
         if self.outbox.len() >= OUTBOX_LIMIT {
             self.outbox.pop_front();
             tracing::warn!(limit = OUTBOX_LIMIT, "outbox full: the oldest unsent operation is dropped");
@@ -546,8 +613,8 @@ impl NodeTask {
     /// Publishes what waits, in order, until a publish fails for want of
     /// peers (retried later).
     fn flush(&mut self) {
-        while let Some(message) = self.outbox.front() {
-            match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message.clone()) {
+        while let Some((topic, message)) = self.outbox.front() {
+            match self.swarm.behaviour_mut().gossipsub.publish(topic.clone(), message.clone()) {
                 Ok(_) | Err(PublishError::Duplicate) => {}
                 Err(PublishError::NoPeersSubscribedToTopic | PublishError::AllQueuesFull(_)) => return,
                 Err(error) => tracing::warn!(%error, "an operation could not be published: dropped"),
@@ -563,10 +630,13 @@ impl NodeTask {
                 message_id,
                 message,
             })) => {
-                let (acceptance, failure) = match self.validate(&message) {
+                let (acceptance, failure) = match self.validate(propagation_source, &message) {
                     Ok(acceptance) => (acceptance, None),
                     Err(error) => (MessageAcceptance::Ignore, Some(error)),
                 };
+                if matches!(acceptance, MessageAcceptance::Reject) {
+                    self.strike(propagation_source);
+                }
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                     &message_id,
                     &propagation_source,
@@ -589,6 +659,7 @@ impl NodeTask {
                 tracing::debug!(%peer_id, ?cause, "disconnected");
                 if !self.swarm.is_connected(&peer_id) {
                     self.asking.remove(&peer_id);
+                    self.again.remove(&peer_id);
                     self.buckets.remove(&peer_id);
                 }
                 Ok(())
@@ -601,32 +672,61 @@ impl NodeTask {
         }
     }
 
-    /// Checks a message from the network and, if it is a valid operation
-    /// of our topic, stores and applies it. A store failure is returned:
-    /// the node must stop.
-    fn validate(&mut self, message: &gossipsub::Message) -> Result<MessageAcceptance, StoreError> {
+    /// Checks a gossip message and, if it is a valid operation of our
+    /// topic, stores and applies it; if it is a valid announcement, fetches
+    /// what it announces. `Reject` means garbage (the caller strikes the
+    /// peer). A store failure is returned: the node must stop.
+    fn validate(&mut self, from: PeerId, message: &gossipsub::Message) -> Result<MessageAcceptance, StoreError> {
         let source = message.source.map(|p| p.to_string()).unwrap_or_default();
+        if message.topic == self.announce {
+            return Ok(self.announced(from, message));
+        }
         if message.topic != self.topic {
-            tracing::warn!(%source, topic = %message.topic, "message on a topic we did not join: rejected");
+            tracing::warn!(%source, %from, topic = %message.topic, "message on a topic we did not join: rejected");
             return Ok(MessageAcceptance::Reject);
         }
         let op = match TreeOp::decode(&message.data) {
             Ok(op) => op,
             Err(error) => {
-                tracing::warn!(%source, %error, "message that is not an operation: rejected");
+                tracing::warn!(%source, %from, %error, "message that is not an operation: rejected");
                 return Ok(MessageAcceptance::Reject);
             }
         };
         if let Err(error) = self.replica.tree().check(&op) {
-            tracing::warn!(%source, %error, "invalid operation: rejected");
+            tracing::warn!(%source, %from, %error, "invalid operation: rejected");
             return Ok(MessageAcceptance::Reject);
         }
+        let range = op.range();
         if let Err(error) = self.receive(op)? {
             // Stored, but refused when applied (e.g. a create inside a
-            // file after a concurrent change): valid, so forwarded.
-            tracing::info!(%source, %error, "operation stored but refused by the tree");
+            // file after a concurrent change), or not stored for a full
+            // causal buffer: valid, so forwarded.
+            tracing::info!(%source, %from, %error, "operation refused by the tree");
+        }
+        // Waiting for what it depends on (or dropped from a full buffer):
+        // the peer that sent it holds what we lack, most likely.
+        if !self.replica.tree().version().contains_range(&range) {
+            self.ask_soon(from);
         }
         Ok(MessageAcceptance::Accept)
+    }
+
+    /// An announcement of an operation too large to gossip: fetched at once
+    /// from its author if we are connected to it, else from the peer that
+    /// relayed the announcement (which may have fetched it by then).
+    fn announced(&mut self, from: PeerId, message: &gossipsub::Message) -> MessageAcceptance {
+        let announcement = match Announcement::decode(&message.data) {
+            Ok(announcement) => announcement,
+            Err(error) => {
+                tracing::warn!(%from, %error, "announcement that does not decode: rejected");
+                return MessageAcceptance::Reject;
+            }
+        };
+        if !self.have().contains_range(&announcement.range) {
+            let author = message.source.filter(|peer| self.swarm.is_connected(peer));
+            self.ask_soon(author.unwrap_or(from));
+        }
+        MessageAcceptance::Accept
     }
 
     /// Stores and applies a peer's operation ([`Replica::receive`]) and
@@ -654,7 +754,7 @@ impl NodeTask {
         have
     }
 
-    fn note_stored(&mut self, range: memo_core::IdRange) {
+    fn note_stored(&mut self, range: IdRange) {
         let have = self.replica.tree().version().get(range.replica).max(self.stored.get(range.replica));
         if range.seq <= have && range.end() > have {
             self.stored.set(range.replica, range.end());
@@ -669,6 +769,32 @@ impl NodeTask {
         let request = Request::Have(self.have());
         let id = self.swarm.behaviour_mut().catchup.send_request(&peer, request);
         self.asking.insert(peer, id);
+    }
+
+    /// Asks `peer` now, or as soon as the request under way is answered
+    /// (it left before we learnt that the peer holds more).
+    fn ask_soon(&mut self, peer: PeerId) {
+        if self.asking.contains_key(&peer) {
+            self.again.insert(peer);
+        } else {
+            self.ask(peer);
+        }
+    }
+
+    /// Counts a piece of garbage from `peer`, and bans it at the limit
+    /// ([`crate::strikes`]): its connections close and it is refused.
+    fn strike(&mut self, peer: PeerId) {
+        if self.strikes.strike(peer, tokio::time::Instant::now()) {
+            tracing::warn!(%peer, ban = ?BAN_DURATION, "peer keeps sending garbage: disconnected and banned");
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+        }
+    }
+
+    fn lift_bans(&mut self) {
+        for peer in self.strikes.lift(tokio::time::Instant::now()) {
+            tracing::info!(%peer, "ban over: the peer may connect again");
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
     }
 
     /// Takes one more request from `peer` out of its bucket, if it has one.
@@ -689,16 +815,7 @@ impl NodeTask {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request: Request::Have(theirs), channel, .. } => {
-                    let response = match self.allow(peer) {
-                        true => catchup::serve(self.replica.store(), &self.have(), &theirs)?,
-                        false => {
-                            tracing::warn!(%peer, "catch-up requests too fast: told to wait");
-                            Response::Busy
-                        }
-                    };
-                    if self.swarm.behaviour_mut().catchup.send_response(channel, response).is_err() {
-                        tracing::debug!(%peer, "catch-up response not sent: the request was dropped");
-                    }
+                    self.serve(peer, theirs, channel);
                     Ok(())
                 }
                 request_response::Message::Response { request_id, response } => {
@@ -712,36 +829,88 @@ impl NodeTask {
                 tracing::warn!(%peer, %error, "catch-up request failed");
                 if self.asking.get(&peer) == Some(&request_id) {
                     self.asking.remove(&peer);
+                    self.again.remove(&peer);
+                }
+                if let request_response::OutboundFailure::Io(error) = &error {
+                    self.strike_if_garbage(peer, error);
                 }
                 Ok(())
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::warn!(%peer, %error, "catch-up request not served");
+                if let request_response::InboundFailure::Io(error) = &error {
+                    self.strike_if_garbage(peer, error);
+                }
                 Ok(())
             }
             request_response::Event::ResponseSent { .. } => Ok(()),
         }
     }
 
+    /// A catch-up stream failed: garbage from the peer if what it sent did
+    /// not decode or was over the limit ([`std::io::ErrorKind::InvalidData`]
+    /// from [`catchup::Codec`]), not if the connection merely broke.
+    fn strike_if_garbage(&mut self, peer: PeerId, error: &std::io::Error) {
+        if error.kind() == std::io::ErrorKind::InvalidData {
+            self.strike(peer);
+        }
+    }
+
+    /// Serves a catch-up request off the task: the store is read on a
+    /// blocking thread, and [`NodeTask::answer`] sends what it found.
+    fn serve(&mut self, peer: PeerId, theirs: VersionVector, channel: ResponseChannel<Response>) {
+        if !self.allow(peer) || self.serving.len() >= SERVING_LIMIT {
+            tracing::warn!(%peer, serving = self.serving.len(), "catch-up requests too fast: told to wait");
+            self.respond(peer, channel, Response::Busy);
+            return;
+        }
+        let (reader, ours) = (self.replica.store().reader(), self.have());
+        self.serving.spawn_blocking(move || {
+            let response = catchup::serve(&reader, &ours, &theirs);
+            (peer, channel, response)
+        });
+    }
+
+    /// Sends a response served off the task; a store failure (or a
+    /// serving thread that panicked) stops the node.
+    fn answer(&mut self, served: Result<Served, tokio::task::JoinError>) -> Result<(), NetError> {
+        let (peer, channel, response) = served.map_err(|e| NetError::Setup(format!("catch-up serving: {e}")))?;
+        self.respond(peer, channel, response?);
+        Ok(())
+    }
+
+    fn respond(&mut self, peer: PeerId, channel: ResponseChannel<Response>, response: Response) {
+        if self.swarm.behaviour_mut().catchup.send_response(channel, response).is_err() {
+            tracing::debug!(%peer, "catch-up response not sent: the request was dropped");
+        }
+    }
+
     /// Takes a catch-up response: every operation through
     /// [`Replica::receive`]; asks again at once when the peer has more and
-    /// this batch moved us on.
+    /// this batch moved us on, or when we learnt meanwhile that it holds
+    /// more. A response holding garbage is one strike against the peer.
     fn take(&mut self, peer: PeerId, response: Response) -> Result<(), NetError> {
         let (ops, more) = match response {
             Response::Ops { ops, more } => (ops, more),
             Response::Busy => {
                 tracing::debug!(%peer, "catch-up peer busy: asking later");
+                self.again.remove(&peer);
                 return Ok(());
             }
         };
         let before = self.have();
-        let (mut taken, mut refused) = (0usize, 0usize);
+        let (mut taken, mut refused, mut garbage) = (0usize, 0usize, 0usize);
         for bytes in ops {
-            let op = match TreeOp::decode(&bytes) {
-                Ok(op) => op,
+            let op = match TreeOp::decode(&bytes).map(|op| (self.replica.tree().check(&op), op)) {
+                Ok((Ok(()), op)) => op,
+                Ok((Err(error), _)) => {
+                    tracing::warn!(%peer, %error, "catch-up sent an invalid operation: skipped");
+                    garbage += 1;
+                    continue;
+                }
                 Err(error) => {
                     tracing::warn!(%peer, %error, "catch-up sent something that is not an operation: skipped");
-                    refused += 1;
+                    garbage += 1;
                     continue;
                 }
             };
@@ -753,10 +922,14 @@ impl NodeTask {
                 }
             }
         }
-        if taken + refused > 0 {
-            tracing::debug!(%peer, taken, refused, more, "catch-up batch");
+        if taken + refused + garbage > 0 {
+            tracing::debug!(%peer, taken, refused, garbage, more, "catch-up batch");
         }
-        if more && self.have() != before {
+        if garbage > 0 {
+            self.strike(peer);
+        }
+        let again = self.again.remove(&peer);
+        if again || (more && self.have() != before) {
             self.ask(peer);
         }
         Ok(())
