@@ -81,6 +81,7 @@ use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use memo_core::causal::Bounds;
 use memo_core::tree::TreeApplyError;
 use memo_core::{IdRange, TreeOp, VersionVector, WorkTree};
 use sha2::{Digest, Sha256};
@@ -326,6 +327,9 @@ pub struct NodeConfig {
     /// How long a connection's handshake (pnet, Noise, Yamux) may take;
     /// [`HANDSHAKE_TIMEOUT`] by default.
     pub handshake_timeout: Duration,
+    /// How much may wait in the tree's causal buffer ([`Bounds::DEFAULT`]
+    /// by default); what does not fit is fetched later by catch-up.
+    pub pending_bounds: Bounds,
 }
 
 impl NodeConfig {
@@ -343,6 +347,7 @@ impl NodeConfig {
             listen,
             catchup_interval: CATCHUP_INTERVAL,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            pending_bounds: Bounds::DEFAULT,
         }
     }
 }
@@ -373,7 +378,8 @@ impl Node {
     /// Starts a node on the current tokio runtime: listens on the
     /// configured addresses (waiting until each has one), subscribes to the
     /// working copy's topic and spawns the task.
-    pub async fn start(replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
+    pub async fn start(mut replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
+        replica.set_pending_bounds(config.pending_bounds);
         let mut swarm = new_swarm(config.keypair, &config.secret, config.handshake_timeout)?;
         let topic = topic_for(&config.working_copy);
         let announce = announce_topic_for(&config.working_copy);

@@ -118,6 +118,11 @@ impl Replica {
         Ok(applied?)
     }
 
+    /// Sets how much may wait in the tree's causal buffer.
+    pub fn set_pending_bounds(&mut self, bounds: Bounds) {
+        self.tree.set_pending_bounds(bounds);
+    }
+
     /// Sets how many stored operations make a snapshot due.
     pub fn set_snapshot_interval(&mut self, ops: u64) {
         self.store.set_snapshot_interval(ops);
