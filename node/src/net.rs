@@ -27,44 +27,72 @@
 //!   content-addressed message id (SHA-256 over topic and payload), and
 //!   application validation: a message is forwarded only once it decodes
 //!   as a [`TreeOp`] and passes [`memo_core::WorkTree::check`]; anything
-//!   else is rejected with a log line. Identify runs beside it, and the
-//!   catch-up protocol ([`crate::catchup`], `/memo/catchup/1`);
-//! - one topic per working copy ([`topic_for`]), derived from its id by
-//!   SHA-256, never its plain name;
+//!   else is rejected with a log line. Identify runs beside it, the
+//!   catch-up protocol ([`crate::catchup`], `/memo/catchup/1`), and a block
+//!   list of banned peers;
+//! - two topics per working copy, derived from its id by SHA-256, never its
+//!   plain name: operations ([`topic_for`]) and announcements of
+//!   operations too large to gossip ([`announce_topic_for`]);
 //! - [`Node`]: a task that owns a [`Replica`], listens, dials, publishes
 //!   the acknowledged operations of each local change (retrying while no
 //!   peer is subscribed yet), and takes valid operations from peers through
 //!   [`Replica::receive`] (stored, then applied; out-of-order ones wait in
-//!   the tree's causal buffer);
+//!   the tree's causal buffer). A gossiped operation that cannot apply yet
+//!   makes the node ask its sender for catch-up at once, rather than at the
+//!   next tick;
 //! - catch-up (anti-entropy): on every new connection (both sides) and
 //!   every [`NodeConfig::catchup_interval`] ([`CATCHUP_INTERVAL`] by
 //!   default) a node sends each connected peer its version (the tree's,
 //!   plus what it stored without a gap but cannot apply yet), one request
 //!   per peer at a time; the peer answers with the stored operations that
-//!   version lacks, at most 1,000 or about 1 MiB per response, and `more`
-//!   makes the requester ask again at once if the batch moved it on. Any
-//!   peer serves any operation it holds, so a line A - B - C converges
-//!   through B. Bounds: messages over 4 MiB are refused before
-//!   allocation; a peer gets a token bucket of requests
-//!   ([`CATCHUP_BURST`], [`CATCHUP_RATE`] a second), and is told
-//!   [`crate::catchup::Response::Busy`] past it. Failures are logged and
-//!   the node goes on.
+//!   version lacks, in batches ([`memo_core::protocol::catchup`]), and
+//!   `more` makes the requester ask again at once if the batch moved it
+//!   on. Any peer serves any operation it holds, so a line A - B - C
+//!   converges through B. Serving reads the store on a blocking thread
+//!   ([`crate::store::StoreReader`], at most [`SERVING_LIMIT`] at once);
+//!   the task sends the answer;
+//! - large operations: gossipsub refuses messages over 64 KiB, so an
+//!   operation encoded in more than [`catchup::MAX_GOSSIP_OP`] is announced
+//!   instead ([`catchup::Announcement`]: its units), and whoever lacks it
+//!   asks the author (or the relay) at once. A catch-up response carries
+//!   one operation of up to [`memo_core::protocol::catchup::MAX_OP_BYTES`]
+//!   (65 MiB: the largest content an operation may hold, and room for the
+//!   rest);
+//! - bounds: catch-up frames over [`catchup::MAX_REQUEST`] /
+//!   [`catchup::MAX_RESPONSE`] are refused before allocation, and a frame's
+//!   buffer grows only as its bytes arrive; a peer gets a token bucket of
+//!   requests ([`CATCHUP_BURST`], [`CATCHUP_RATE`] a second) and is told
+//!   [`crate::catchup::Response::Busy`] past it (or while
+//!   [`SERVING_LIMIT`] requests are being served); [`CATCHUP_STREAMS`]
+//!   streams per connection bound the responses held for one peer; the
+//!   causal buffer holds at most [`NodeConfig::pending_bounds`]
+//!   ([`memo_core::causal::Bounds::DEFAULT`]), and what does not fit is
+//!   neither stored nor applied (catch-up brings it later, in order); the
+//!   outbox holds [`OUTBOX_LIMIT`] messages;
+//! - garbage: a peer that sends what no honest peer sends (see
+//!   [`crate::strikes`]) gets a strike for each; at the limit it is
+//!   disconnected and refused for [`crate::strikes::BAN_DURATION`], and the
+//!   node keeps serving the others. Failures are logged and the node goes
+//!   on.
 //!
 //! What issue 5 still needs:
 //! - tickets carrying the working copy's secret (`memo share`, `memo
 //!   join`), and keeping the secret on disk;
 //! - mDNS discovery (off in every test on the root namespace: NETWORK.md);
-//! - bounds: disconnecting peers that keep sending garbage (gossip or
-//!   catch-up), a bounded causal buffer of waiting operations, a larger
-//!   operation split (gossipsub's `max_transmit_size` of 64 KiB applies;
-//!   catch-up carries up to its 4 MiB cap);
 //! - catch-up cost: a request is answered from a version-vector
-//!   difference (cheap when little is missing), but serving scans the store
-//!   on the node's task; a peer's per-peer state (Automerge-style) and
-//!   the "how far apart are we" numbers for `memo status` are not kept;
+//!   difference (cheap when little is missing); a peer's per-peer state
+//!   (Automerge-style) and the "how far apart are we" numbers for `memo
+//!   status` are not kept; the store's reads for serving still hold whole
+//!   batches (up to one 65 MiB operation) in memory;
+//! - a large operation reaches peers that are not connected to its author
+//!   by the periodic catch-up only (the relay may not have fetched it yet
+//!   when asked); splitting large text inserts into several small
+//!   operations (so that they gossip) is not done;
 //! - `memo status` / `memo peers`, and the daemon that runs a [`Node`];
-//! - storage off the async threads (RocksDB reads and writes block the
-//!   task today).
+//! - storage writes off the async threads: storing a received operation
+//!   (a synced RocksDB write) still blocks the node's task, because the
+//!   tree must not apply it before it is on disk and the next message must
+//!   see it stored; catch-up serving (reads) runs on blocking threads.
 
 use crate::catchup::{self, Announcement, Request, Response, MAX_GOSSIP_OP};
 use crate::replica::{ChangeError, ReceiveError};
