@@ -1,6 +1,13 @@
 //! Causal delivery: operations may arrive in any order, duplicated or late.
 //! Those not yet causally ready wait here, in a bounded buffer, until what
 //! they depend on has been applied.
+//!
+//! The buffer is bounded in operations and in bytes ([`Bounds`]), because
+//! a peer decides what we are sent: a flood of operations from the far
+//! future would otherwise wait here forever. What does not fit is refused
+//! ([`BufferFull`]) and must not be kept anywhere else either: the node
+//! fetches it again by catch-up, which sends each author's operations in
+//! order, so that they apply without waiting.
 
 use crate::id::{IdRange, ReplicaId, Seq};
 use crate::version::VersionVector;
@@ -13,6 +20,31 @@ pub trait CausalOp {
     /// Units that must have been applied first (besides the author's
     /// earlier units, which are implied).
     fn dependencies(&self) -> Vec<IdRange>;
+    /// About how many bytes of memory it holds: what [`Bounds::bytes`]
+    /// counts.
+    fn size(&self) -> usize;
+}
+
+/// How much may wait in a [`CausalBuffer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Operations that may wait.
+    pub ops: usize,
+    /// Bytes they may hold together ([`CausalOp::size`]).
+    pub bytes: usize,
+}
+
+impl Bounds {
+    /// The default: 100,000 operations, 64 MiB. Typing waits in small
+    /// operations, so the count rarely binds; the bytes keep a flood of
+    /// large ones (binary content) from filling memory. An operation
+    /// larger than the byte bound never waits: it applies when catch-up
+    /// delivers it after what it depends on.
+    pub const DEFAULT: Bounds = Bounds { ops: 100_000, bytes: 64 << 20 };
+
+    /// No bound: for replaying operations already stored, which must not
+    /// be dropped.
+    pub const UNBOUNDED: Bounds = Bounds { ops: usize::MAX, bytes: usize::MAX };
 }
 
 /// Whether `op` can be applied by a replica that has applied `seen`: its
@@ -34,10 +66,16 @@ fn first_missing(range: &IdRange, dependencies: &[IdRange], seen: &VersionVector
 /// The buffer is full: the operation was dropped. Catch-up fetches it again
 /// once the missing operations have arrived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{limit} operations already wait for missing dependencies; dropped {range:?} (it will be fetched again)")]
+#[error(
+    "{waiting} operations ({bytes} bytes) already wait for missing dependencies, within {bounds:?}; \
+     dropped {range:?} (it will be fetched again)"
+)]
 pub struct BufferFull {
-    pub limit: usize,
     pub range: IdRange,
+    /// What waited when it was refused.
+    pub waiting: usize,
+    pub bytes: usize,
+    pub bounds: Bounds,
 }
 
 /// An operation that waits, and for which units.
@@ -56,7 +94,9 @@ pub struct CausalBuffer<O> {
     blocked_on: BTreeMap<(ReplicaId, Seq), Vec<(ReplicaId, Seq)>>,
     /// Operations whose awaited unit arrived: to check again.
     woken: Vec<(ReplicaId, Seq)>,
-    limit: usize,
+    /// The sum of the waiting operations' sizes.
+    bytes: usize,
+    bounds: Bounds,
 }
 
 #[derive(Debug)]
@@ -64,6 +104,7 @@ struct Pending<O> {
     op: O,
     range: IdRange,
     dependencies: Vec<IdRange>,
+    size: usize,
 }
 
 impl<O> Pending<O> {
@@ -73,20 +114,26 @@ impl<O> Pending<O> {
 }
 
 impl<O: CausalOp> CausalBuffer<O> {
-    /// The default bound on waiting operations.
-    pub const DEFAULT_LIMIT: usize = 100_000;
-
-    pub fn new(limit: usize) -> Self {
-        Self { pending: HashMap::new(), blocked_on: BTreeMap::new(), woken: Vec::new(), limit }
+    pub fn new(bounds: Bounds) -> Self {
+        Self { pending: HashMap::new(), blocked_on: BTreeMap::new(), woken: Vec::new(), bytes: 0, bounds }
     }
 
-    /// Changes the bound; operations already waiting stay.
-    pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit;
+    /// Changes the bounds; operations already waiting stay.
+    pub fn set_bounds(&mut self, bounds: Bounds) {
+        self.bounds = bounds;
+    }
+
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
     }
 
     pub fn len(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The bytes the waiting operations hold ([`CausalOp::size`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -106,13 +153,46 @@ impl<O: CausalOp> CausalBuffer<O> {
         if self.pending.contains_key(&key) {
             return Ok(());
         }
-        if self.pending.len() >= self.limit {
-            return Err(BufferFull { limit: self.limit, range });
-        }
-        let pending = Pending { dependencies: op.dependencies(), op, range };
+        self.room_for(&op)?;
+        let pending = Pending { dependencies: op.dependencies(), size: op.size(), op, range };
         self.file(key, &pending, seen);
-        self.pending.insert(key, pending);
+        self.keep(key, pending);
         Ok(())
+    }
+
+    /// Whether [`CausalBuffer::admit`] would take `op` given `seen`:
+    /// ready, already waiting, or room for it. A node asks before it
+    /// stores an operation, so that it never stores what it then drops.
+    pub fn admits(&self, op: &O, seen: &VersionVector) -> Result<(), BufferFull> {
+        let range = op.range();
+        match is_ready(op, seen) || self.pending.contains_key(&(range.replica, range.seq)) {
+            true => Ok(()),
+            false => self.room_for(op),
+        }
+    }
+
+    fn room_for(&self, op: &O) -> Result<(), BufferFull> {
+        let fits = self.pending.len() < self.bounds.ops && self.bytes.saturating_add(op.size()) <= self.bounds.bytes;
+        match fits {
+            true => Ok(()),
+            false => Err(BufferFull {
+                range: op.range(),
+                waiting: self.pending.len(),
+                bytes: self.bytes,
+                bounds: self.bounds,
+            }),
+        }
+    }
+
+    fn keep(&mut self, key: (ReplicaId, Seq), pending: Pending<O>) {
+        self.bytes += pending.size;
+        self.pending.insert(key, pending);
+    }
+
+    fn remove(&mut self, key: &(ReplicaId, Seq)) -> Option<Pending<O>> {
+        let pending = self.pending.remove(key)?;
+        self.bytes -= pending.size;
+        Some(pending)
     }
 
     fn file(&mut self, key: (ReplicaId, Seq), pending: &Pending<O>, seen: &VersionVector) {
@@ -152,7 +232,7 @@ impl<O: CausalOp> CausalBuffer<O> {
     /// Stale copies (everything already applied) are dropped on the way.
     pub fn take_ready(&mut self, seen: &VersionVector) -> Option<O> {
         while let Some(key) = self.woken.pop() {
-            let Some(pending) = self.pending.remove(&key) else {
+            let Some(pending) = self.remove(&key) else {
                 continue;
             };
             if pending.range.end() <= seen.get(pending.range.replica) {
@@ -162,7 +242,7 @@ impl<O: CausalOp> CausalBuffer<O> {
                 return Some(pending.op);
             }
             self.file(key, &pending, seen);
-            self.pending.insert(key, pending);
+            self.keep(key, pending);
         }
         None
     }
@@ -184,5 +264,50 @@ impl<O: CausalOp> CausalBuffer<O> {
             .collect();
         waiting.sort_by_key(|w| (w.range.replica, w.range.seq));
         waiting
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `len` units of replica 1 from `seq`, holding `size` bytes.
+    struct Op {
+        seq: Seq,
+        size: usize,
+    }
+
+    impl CausalOp for Op {
+        fn range(&self) -> IdRange {
+            IdRange::new(ReplicaId::from_u128(1), self.seq, 1)
+        }
+        fn dependencies(&self) -> Vec<IdRange> {
+            Vec::new()
+        }
+        fn size(&self) -> usize {
+            self.size
+        }
+    }
+
+    #[test]
+    fn the_buffer_is_bounded_in_operations_and_bytes_and_refuses_what_does_not_fit() {
+        let seen = VersionVector::new();
+        let mut buffer = CausalBuffer::new(Bounds { ops: 3, bytes: 100 });
+        assert!(buffer.insert(Op { seq: 1, size: 60 }, &seen).is_ok());
+        assert!(buffer.admits(&Op { seq: 2, size: 50 }, &seen).is_err(), "over the bytes");
+        assert!(buffer.insert(Op { seq: 2, size: 50 }, &seen).is_err());
+        assert!(buffer.admits(&Op { seq: 0, size: 500 }, &seen).is_ok(), "ready: never waits");
+        assert!(buffer.admits(&Op { seq: 1, size: 60 }, &seen).is_ok(), "already waiting");
+        assert!(buffer.insert(Op { seq: 2, size: 20 }, &seen).is_ok());
+        assert!(buffer.insert(Op { seq: 3, size: 20 }, &seen).is_ok());
+        let full = buffer.insert(Op { seq: 4, size: 0 }, &seen).unwrap_err();
+        assert_eq!((full.waiting, full.bytes), (3, 100), "over the count");
+        assert_eq!((buffer.len(), buffer.bytes()), (3, 100));
+
+        // Once what they wait for is applied, they leave and free their bytes.
+        let seen: VersionVector = [(ReplicaId::from_u128(1), 1)].into_iter().collect();
+        buffer.applied(IdRange::new(ReplicaId::from_u128(1), 0, 1));
+        assert_eq!(buffer.take_ready(&seen).map(|op| op.seq), Some(1));
+        assert_eq!((buffer.len(), buffer.bytes()), (2, 40));
     }
 }

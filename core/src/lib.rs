@@ -68,10 +68,13 @@
 //! - [`encoding`]: the compact binary encoding of operations and histories.
 //! - [`ticket`]: the pasteable string that carries a working copy's
 //!   membership from one machine to another.
+//! - [`protocol`]: the messages nodes exchange besides operations (catch-up),
+//!   with their encodings and bounds.
 
 pub mod causal;
 pub mod encoding;
 pub mod id;
+pub mod protocol;
 mod replicas;
 mod runs;
 pub mod text;

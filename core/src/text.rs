@@ -141,4 +141,8 @@ impl CausalOp for TextOp {
     fn dependencies(&self) -> Vec<IdRange> {
         TextOp::dependencies(self)
     }
+
+    fn size(&self) -> usize {
+        std::mem::size_of::<TextOp>() + self.kind.heap_size()
+    }
 }

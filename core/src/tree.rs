@@ -69,7 +69,7 @@ pub use query::{Content, EntryInfo, EntryKind, Status};
 pub use remote::TreeApplyError;
 pub use snapshot::{SnapshotError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 
-use crate::causal::CausalBuffer;
+use crate::causal::{Bounds, CausalBuffer};
 use crate::id::{IdRange, Lamport, OpId, ReplicaId, Seq};
 use crate::text::TextCrdt;
 use crate::version::VersionVector;
@@ -126,7 +126,7 @@ impl WorkTree {
             version: VersionVector::new(),
             next_seq: 0,
             clock: 0,
-            pending: CausalBuffer::new(CausalBuffer::<TreeOp>::DEFAULT_LIMIT),
+            pending: CausalBuffer::new(Bounds::DEFAULT),
             log: Vec::new(),
             structure: Structure::default(),
             entries: HashMap::default(),
@@ -191,9 +191,16 @@ impl WorkTree {
         inherited.map_or(self.timeline, |(timeline, _)| *timeline)
     }
 
-    /// Sets how many operations may wait for their dependencies.
-    pub fn set_pending_limit(&mut self, limit: usize) {
-        self.pending.set_limit(limit);
+    /// Sets how much may wait for its dependencies ([`Bounds::DEFAULT`]
+    /// unless set).
+    pub fn set_pending_bounds(&mut self, bounds: Bounds) {
+        self.pending.set_bounds(bounds);
+    }
+
+    /// How many operations wait for their dependencies, and the bytes
+    /// they hold.
+    pub fn pending_size(&self) -> (usize, usize) {
+        (self.pending.len(), self.pending.bytes())
     }
 
     fn view(&self) -> ViewRef<'_> {

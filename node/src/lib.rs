@@ -8,6 +8,7 @@
 //!   of issue 5 is listed there);
 //! - [`catchup`]: the anti-entropy protocol by which nodes fetch the
 //!   operations they lack;
+//! - [`strikes`]: peers that keep sending garbage, counted and banned;
 //! - [`location`]: where a working copy's store lives (`.git/memo/store`
 //!   by default).
 //!
@@ -22,6 +23,7 @@ pub mod membership;
 pub mod net;
 pub mod replica;
 pub mod store;
+pub mod strikes;
 
 #[doc(hidden)]
 pub mod debug;

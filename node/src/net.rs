@@ -1,5 +1,5 @@
-//! The network, slices of issue 5: live operations between nodes by
-//! libp2p gossipsub, and catch-up of what gossip missed.
+//! The network: live operations between nodes by libp2p gossipsub,
+//! catch-up of what gossip missed, discovery, access control and bounds.
 //!
 //! What exists:
 //! - a persistent node identity ([`load_or_create_identity`]): an ed25519
@@ -17,7 +17,7 @@
 //!   handshake, so it never connects: it cannot subscribe, fetch by
 //!   catch-up, or publish, and learns nothing of the content. What this does
 //!   not protect against: a member who leaks the secret (anyone with it is
-//!   a member; there is no revocation short of a new secret); traffic
+//!   a member; there is no revocation short of a new working copy); traffic
 //!   analysis (who talks to whom, when and how much, and that the peers
 //!   speak pnet, are visible on the wire); a member that misbehaves (it can
 //!   send anything, so gossip and catch-up validation still apply, and
@@ -27,68 +27,105 @@
 //!   content-addressed message id (SHA-256 over topic and payload), and
 //!   application validation: a message is forwarded only once it decodes
 //!   as a [`TreeOp`] and passes [`memo_core::WorkTree::check`]; anything
-//!   else is rejected with a log line. Identify runs beside it, and the
-//!   catch-up protocol ([`crate::catchup`], `/memo/catchup/1`);
-//! - one topic per working copy ([`topic_for`]), derived from its id by
-//!   SHA-256, never its plain name;
+//!   else is rejected with a log line. Identify runs beside it, the
+//!   catch-up protocol ([`crate::catchup`], `/memo/catchup/1`), and a block
+//!   list of banned peers;
+//! - two topics per working copy, derived from its id by SHA-256, never its
+//!   plain name: operations ([`topic_for`]) and announcements of
+//!   operations too large to gossip ([`announce_topic_for`]);
 //! - [`Node`]: a task that owns a [`Replica`], listens, dials, publishes
 //!   the acknowledged operations of each local change (retrying while no
 //!   peer is subscribed yet), and takes valid operations from peers through
 //!   [`Replica::receive`] (stored, then applied; out-of-order ones wait in
-//!   the tree's causal buffer);
+//!   the tree's causal buffer). A gossiped operation that cannot apply yet
+//!   makes the node ask its sender for catch-up at once, rather than at the
+//!   next tick;
 //! - catch-up (anti-entropy): on every new connection (both sides) and
 //!   every [`NodeConfig::catchup_interval`] ([`CATCHUP_INTERVAL`] by
 //!   default) a node sends each connected peer its version (the tree's,
 //!   plus what it stored without a gap but cannot apply yet), one request
 //!   per peer at a time; the peer answers with the stored operations that
-//!   version lacks, at most 1,000 or about 1 MiB per response, and `more`
-//!   makes the requester ask again at once if the batch moved it on. Any
-//!   peer serves any operation it holds, so a line A - B - C converges
-//!   through B. Bounds: messages over 4 MiB are refused before
-//!   allocation; a peer gets a token bucket of requests
-//!   ([`CATCHUP_BURST`], [`CATCHUP_RATE`] a second), and is told
-//!   [`crate::catchup::Response::Busy`] past it. Failures are logged and
-//!   the node goes on.
+//!   version lacks, in batches ([`memo_core::protocol::catchup`]), and
+//!   `more` makes the requester ask again at once if the batch moved it
+//!   on. Any peer serves any operation it holds, so a line A - B - C
+//!   converges through B. Serving reads the store on a blocking thread
+//!   ([`crate::store::StoreReader`], at most [`SERVING_LIMIT`] at once);
+//!   the task sends the answer;
+//! - large operations: gossipsub refuses messages over 64 KiB, so an
+//!   operation encoded in more than [`catchup::MAX_GOSSIP_OP`] is announced
+//!   instead ([`catchup::Announcement`]: its units), and whoever lacks it
+//!   asks the author (or the relay) at once. A catch-up response carries
+//!   one operation of up to [`memo_core::protocol::catchup::MAX_OP_BYTES`]
+//!   (65 MiB: the largest content an operation may hold, and room for the
+//!   rest);
+//! - bounds: catch-up frames over [`catchup::MAX_REQUEST`] /
+//!   [`catchup::MAX_RESPONSE`] are refused before allocation, and a frame's
+//!   buffer grows only as its bytes arrive; a peer gets a token bucket of
+//!   requests ([`CATCHUP_BURST`], [`CATCHUP_RATE`] a second) and is told
+//!   [`crate::catchup::Response::Busy`] past it (or while
+//!   [`SERVING_LIMIT`] requests are being served); [`CATCHUP_STREAMS`]
+//!   streams per connection bound the responses held for one peer; the
+//!   causal buffer holds at most [`NodeConfig::pending_bounds`]
+//!   ([`memo_core::causal::Bounds::DEFAULT`]), and what does not fit is
+//!   neither stored nor applied (catch-up brings it later, in order); the
+//!   outbox holds [`OUTBOX_LIMIT`] messages;
+//! - garbage: a peer that sends what no honest peer sends (see
+//!   [`crate::strikes`]) gets a strike for each; at the limit it is
+//!   disconnected and refused for [`crate::strikes::BAN_DURATION`], and the
+//!   node keeps serving the others. Failures are logged and the node goes
+//!   on.
 //!
-//! What issue 5 still needs:
-//! - tickets carrying the working copy's secret (`memo share`, `memo
-//!   join`), and keeping the secret on disk;
-//! - mDNS discovery (off in every test on the root namespace: NETWORK.md);
-//! - bounds: disconnecting peers that keep sending garbage (gossip or
-//!   catch-up), a bounded causal buffer of waiting operations, a larger
-//!   operation split (gossipsub's `max_transmit_size` of 64 KiB applies;
-//!   catch-up carries up to its 4 MiB cap);
-//! - catch-up cost: a request is answered from a version-vector
-//!   difference (cheap when little is missing), but serving scans the store
-//!   on the node's task; a peer's per-peer state (Automerge-style) and
-//!   the "how far apart are we" numbers for `memo status` are not kept;
-//! - `memo status` / `memo peers`, and the daemon that runs a [`Node`];
-//! - storage off the async threads (RocksDB reads and writes block the
-//!   task today).
+//! - discovery: peers at given addresses (a ticket's, or remembered by the
+//!   daemon: [`NodeHandle::dial`]), found on the LAN by mDNS
+//!   ([`NodeConfig::mdns`], off by default and in every test on the root
+//!   namespace: NETWORK.md), or connecting to us. The peer book
+//!   (module `peers`) keeps how each was found, where it listens (identify),
+//!   its version as of its last catch-up request, and dials a lost peer
+//!   again with a backoff; ping closes connections over a cut link so that
+//!   this happens. [`NodeHandle::status`] reports it all, with how far
+//!   apart we are in units of work each side lacks.
+//!
+//! Left out:
+//! - a peer's version is known only as of its last catch-up request (every
+//!   [`NodeConfig::catchup_interval`]), so `memo peers` may lag that much;
+//!   the store's reads for serving hold whole batches (up to one 65 MiB
+//!   operation) in memory;
+//! - a large operation reaches peers that are not connected to its author
+//!   by the periodic catch-up only (the relay may not have fetched it yet
+//!   when asked); splitting large text inserts into several small
+//!   operations (so that they gossip) is not done;
+//! - storage writes off the async threads: storing a received operation
+//!   (a synced RocksDB write) still blocks the node's task, because the
+//!   tree must not apply it before it is on disk and the next message must
+//!   see it stored; catch-up serving (reads) runs on blocking threads.
 
-use crate::catchup::{self, Request, Response};
+use crate::catchup::{self, Announcement, Request, Response, MAX_GOSSIP_OP};
 use crate::replica::{ChangeError, ReceiveError};
 use crate::store::OpKey;
+use crate::strikes::{Strikes, BAN_DURATION};
 use crate::{Replica, StoreError};
 use futures::StreamExt;
+use libp2p::allow_block_list::{self, BlockedPeers};
 use libp2p::core::{upgrade, Transport};
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, PublishError, TopicHash};
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::{PnetConfig, PreSharedKey};
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use memo_core::causal::Bounds;
 use memo_core::tree::TreeApplyError;
-use memo_core::{TreeOp, VersionVector, WorkTree};
+use memo_core::{IdRange, TreeOp, VersionVector, WorkTree};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 mod peers;
 use peers::PeerBook;
@@ -104,7 +141,7 @@ pub const OUTBOX_LIMIT: usize = 10_000;
 /// How often unsent operations are published again.
 const RETRY_INTERVAL: Duration = Duration::from_millis(250);
 
-/// How often lost peers are considered for a new dial ([`peers`] decides
+/// How often lost peers are considered for a new dial (the peer book decides
 /// which are due).
 const REDIAL_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -124,6 +161,20 @@ pub const CATCHUP_BURST: f64 = 32.0;
 
 /// ...and how many a second it regains (a token bucket per peer).
 pub const CATCHUP_RATE: f64 = 16.0;
+
+/// Catch-up streams open at once on one connection, either way. A request
+/// is small ([`catchup::MAX_REQUEST`]); what this bounds is the responses
+/// we build for a peer and hold until it reads them, each up to
+/// [`catchup::MAX_RESPONSE`] (one large operation).
+pub const CATCHUP_STREAMS: usize = 4;
+
+/// How long a catch-up request may take, answer included: long enough for
+/// the largest response ([`catchup::MAX_RESPONSE`], 65 MiB) on a slow LAN.
+pub const CATCHUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Catch-up requests served at once (store reads on blocking threads);
+/// past it, a peer is told [`Response::Busy`].
+pub const SERVING_LIMIT: usize = 8;
 
 /// Why the network could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +240,12 @@ pub fn topic_for(working_copy: &[u8]) -> IdentTopic {
     IdentTopic::new(hex(&digest))
 }
 
+/// The working copy's topic for [`Announcement`]s of operations too large
+/// to gossip: its operation topic ([`topic_for`]) followed by `/announce`.
+pub fn announce_topic_for(working_copy: &[u8]) -> IdentTopic {
+    IdentTopic::new(format!("{}/announce", topic_for(working_copy)))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -215,6 +272,9 @@ pub struct Behaviour {
     /// that the peer is dialed again once it can be reached.
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Peers banned for sending garbage ([`crate::strikes`]): their
+    /// connections are closed and refused.
+    pub blocked: allow_block_list::Behaviour<BlockedPeers>,
 }
 
 impl Behaviour {
@@ -233,7 +293,9 @@ impl Behaviour {
         let catchup = request_response::Behaviour::with_codec(
             catchup::Codec,
             [(catchup::PROTOCOL, ProtocolSupport::Full)],
-            request_response::Config::default().with_max_concurrent_streams(16),
+            request_response::Config::default()
+                .with_max_concurrent_streams(CATCHUP_STREAMS)
+                .with_request_timeout(CATCHUP_TIMEOUT),
         );
         let mdns = match mdns {
             Some(query_interval) => {
@@ -244,7 +306,8 @@ impl Behaviour {
             None => None,
         };
         let ping = ping::Behaviour::new(ping::Config::new());
-        Ok(Behaviour { gossipsub, identify, catchup, ping, mdns: mdns.into() })
+        let blocked = allow_block_list::Behaviour::default();
+        Ok(Behaviour { gossipsub, identify, catchup, ping, mdns: mdns.into(), blocked })
     }
 }
 
@@ -339,6 +402,9 @@ pub struct NodeConfig {
     /// turns it off. Never on in the machine's own network namespace in
     /// tests: it announces the node on every interface (NETWORK.md).
     pub mdns: Option<Duration>,
+    /// How much may wait in the tree's causal buffer ([`Bounds::DEFAULT`]
+    /// by default); what does not fit is fetched later by catch-up.
+    pub pending_bounds: Bounds,
 }
 
 impl NodeConfig {
@@ -357,6 +423,7 @@ impl NodeConfig {
             catchup_interval: CATCHUP_INTERVAL,
             handshake_timeout: HANDSHAKE_TIMEOUT,
             mdns: None,
+            pending_bounds: Bounds::DEFAULT,
         }
     }
 }
@@ -423,10 +490,14 @@ impl Node {
     /// Starts a node on the current tokio runtime: listens on the
     /// configured addresses (waiting until each has one), subscribes to the
     /// working copy's topic and spawns the task.
-    pub async fn start(replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
+    pub async fn start(mut replica: Replica, config: NodeConfig) -> Result<Node, NetError> {
+        replica.set_pending_bounds(config.pending_bounds);
         let mut swarm = build_swarm(config.keypair, &config.secret, config.handshake_timeout, config.mdns)?;
         let topic = topic_for(&config.working_copy);
-        swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| NetError::Setup(e.to_string()))?;
+        let announce = announce_topic_for(&config.working_copy);
+        for topic in [&topic, &announce] {
+            swarm.behaviour_mut().gossipsub.subscribe(topic).map_err(|e| NetError::Setup(e.to_string()))?;
+        }
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let id = swarm
@@ -455,13 +526,17 @@ impl Node {
             swarm,
             replica,
             topic: topic.hash(),
+            announce: announce.hash(),
             outbox: VecDeque::new(),
             catchup_interval: config.catchup_interval,
             stored: VersionVector::new(),
             asking: HashMap::new(),
+            again: HashSet::new(),
             buckets: HashMap::new(),
             book: PeerBook::default(),
             version,
+            strikes: Strikes::default(),
+            serving: JoinSet::new(),
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(task.run(receiver, stopped));
@@ -558,12 +633,19 @@ impl NodeHandle {
     }
 }
 
+/// A catch-up request served on a blocking thread: who asked, where the
+/// answer goes, and the answer (or the store's failure).
+type Served = (PeerId, ResponseChannel<Response>, Result<Response, StoreError>);
+
 struct NodeTask {
     swarm: Swarm<Behaviour>,
     replica: Replica,
     topic: TopicHash,
-    /// Encoded operations not yet published (no subscribed peer yet).
-    outbox: VecDeque<Vec<u8>>,
+    /// The topic of announcements of operations too large to gossip.
+    announce: TopicHash,
+    /// Messages not yet published (no subscribed peer yet), each with its
+    /// topic: encoded operations, or announcements of large ones.
+    outbox: VecDeque<(TopicHash, Vec<u8>)>,
     catchup_interval: Duration,
     /// Operations stored without a gap beyond the tree's version (stored,
     /// but waiting in the causal buffer): counted in what we ask for, so
@@ -571,12 +653,19 @@ struct NodeTask {
     stored: VersionVector,
     /// The peers we await a catch-up response from: one request each.
     asking: HashMap<PeerId, OutboundRequestId>,
+    /// Peers to ask again as soon as their current response is in: we
+    /// learnt of something they hold after the request left.
+    again: HashSet<PeerId>,
     /// Per peer: catch-up requests it may still make, and when counted.
     buckets: HashMap<PeerId, (f64, tokio::time::Instant)>,
     /// How each peer was found, where it listens, how far apart we are.
     book: PeerBook,
     /// The tree's version, for [`NodeHandle::watch_version`].
     version: watch::Sender<VersionVector>,
+    /// Garbage each peer sent, and the peers banned for it.
+    strikes: Strikes,
+    /// Catch-up requests being served off the task ([`SERVING_LIMIT`]).
+    serving: JoinSet<Served>,
 }
 
 impl NodeTask {
@@ -601,9 +690,16 @@ impl NodeTask {
                         break Err(error);
                     }
                 }
+                Some(served) = self.serving.join_next(), if !self.serving.is_empty() => {
+                    if let Err(error) = self.answer(served) {
+                        tracing::error!(%error, "node stopping");
+                        break Err(error);
+                    }
+                }
                 _ = retry.tick(), if !self.outbox.is_empty() => self.flush(),
                 _ = redial.tick() => self.dial_due(),
                 _ = catchup.tick() => {
+                    self.lift_bans();
                     let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                     for peer in peers {
                         self.ask(peer);
@@ -611,6 +707,9 @@ impl NodeTask {
                 }
             }
         };
+        // The readers of requests being served share the store's database:
+        // let them finish, so that it is closed when the replica is.
+        while self.serving.join_next().await.is_some() {}
         let closed = self.replica.close();
         result?;
         Ok(closed?)
@@ -622,7 +721,7 @@ impl NodeTask {
                 let ops = local(&mut self.replica);
                 self.announce_version();
                 for op in &ops {
-                    self.queue(op.encode());
+                    self.queue(op);
                 }
                 self.flush();
             }
@@ -678,7 +777,14 @@ impl NodeTask {
         }
     }
 
-    fn queue(&mut self, message: Vec<u8>) {
+    /// Queues an acknowledged local operation for gossip: itself, or an
+    /// announcement when it is too large to gossip (peers then fetch it).
+    fn queue(&mut self, op: &TreeOp) {
+        let encoded = op.encode();
+        let message = match encoded.len() <= MAX_GOSSIP_OP {
+            true => (self.topic.clone(), encoded),
+            false => (self.announce.clone(), Announcement { range: op.range() }.encode()),
+        };
         if self.outbox.len() >= OUTBOX_LIMIT {
             self.outbox.pop_front();
             tracing::warn!(limit = OUTBOX_LIMIT, "outbox full: the oldest unsent operation is dropped");
@@ -689,8 +795,8 @@ impl NodeTask {
     /// Publishes what waits, in order, until a publish fails for want of
     /// peers (retried later).
     fn flush(&mut self) {
-        while let Some(message) = self.outbox.front() {
-            match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message.clone()) {
+        while let Some((topic, message)) = self.outbox.front() {
+            match self.swarm.behaviour_mut().gossipsub.publish(topic.clone(), message.clone()) {
                 Ok(_) | Err(PublishError::Duplicate) => {}
                 Err(PublishError::NoPeersSubscribedToTopic | PublishError::AllQueuesFull(_)) => return,
                 Err(error) => tracing::warn!(%error, "an operation could not be published: dropped"),
@@ -706,10 +812,13 @@ impl NodeTask {
                 message_id,
                 message,
             })) => {
-                let (acceptance, failure) = match self.validate(&message) {
+                let (acceptance, failure) = match self.validate(propagation_source, &message) {
                     Ok(acceptance) => (acceptance, None),
                     Err(error) => (MessageAcceptance::Ignore, Some(error)),
                 };
+                if matches!(acceptance, MessageAcceptance::Reject) {
+                    self.strike(propagation_source);
+                }
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                     &message_id,
                     &propagation_source,
@@ -748,6 +857,7 @@ impl NodeTask {
                 self.book.disconnected(peer_id);
                 if !self.swarm.is_connected(&peer_id) {
                     self.asking.remove(&peer_id);
+                    self.again.remove(&peer_id);
                     self.buckets.remove(&peer_id);
                 }
                 Ok(())
@@ -760,32 +870,61 @@ impl NodeTask {
         }
     }
 
-    /// Checks a message from the network and, if it is a valid operation
-    /// of our topic, stores and applies it. A store failure is returned:
-    /// the node must stop.
-    fn validate(&mut self, message: &gossipsub::Message) -> Result<MessageAcceptance, StoreError> {
+    /// Checks a gossip message and, if it is a valid operation of our
+    /// topic, stores and applies it; if it is a valid announcement, fetches
+    /// what it announces. `Reject` means garbage (the caller strikes the
+    /// peer). A store failure is returned: the node must stop.
+    fn validate(&mut self, from: PeerId, message: &gossipsub::Message) -> Result<MessageAcceptance, StoreError> {
         let source = message.source.map(|p| p.to_string()).unwrap_or_default();
+        if message.topic == self.announce {
+            return Ok(self.announced(from, message));
+        }
         if message.topic != self.topic {
-            tracing::warn!(%source, topic = %message.topic, "message on a topic we did not join: rejected");
+            tracing::warn!(%source, %from, topic = %message.topic, "message on a topic we did not join: rejected");
             return Ok(MessageAcceptance::Reject);
         }
         let op = match TreeOp::decode(&message.data) {
             Ok(op) => op,
             Err(error) => {
-                tracing::warn!(%source, %error, "message that is not an operation: rejected");
+                tracing::warn!(%source, %from, %error, "message that is not an operation: rejected");
                 return Ok(MessageAcceptance::Reject);
             }
         };
         if let Err(error) = self.replica.tree().check(&op) {
-            tracing::warn!(%source, %error, "invalid operation: rejected");
+            tracing::warn!(%source, %from, %error, "invalid operation: rejected");
             return Ok(MessageAcceptance::Reject);
         }
+        let range = op.range();
         if let Err(error) = self.receive(op)? {
             // Stored, but refused when applied (e.g. a create inside a
-            // file after a concurrent change): valid, so forwarded.
-            tracing::info!(%source, %error, "operation stored but refused by the tree");
+            // file after a concurrent change), or not stored for a full
+            // causal buffer: valid, so forwarded.
+            tracing::info!(%source, %from, %error, "operation refused by the tree");
+        }
+        // Waiting for what it depends on (or dropped from a full buffer):
+        // the peer that sent it holds what we lack, most likely.
+        if !self.replica.tree().version().contains_range(&range) {
+            self.ask_soon(from);
         }
         Ok(MessageAcceptance::Accept)
+    }
+
+    /// An announcement of an operation too large to gossip: fetched at once
+    /// from its author if we are connected to it, else from the peer that
+    /// relayed the announcement (which may have fetched it by then).
+    fn announced(&mut self, from: PeerId, message: &gossipsub::Message) -> MessageAcceptance {
+        let announcement = match Announcement::decode(&message.data) {
+            Ok(announcement) => announcement,
+            Err(error) => {
+                tracing::warn!(%from, %error, "announcement that does not decode: rejected");
+                return MessageAcceptance::Reject;
+            }
+        };
+        if !self.have().contains_range(&announcement.range) {
+            let author = message.source.filter(|peer| self.swarm.is_connected(peer));
+            self.ask_soon(author.unwrap_or(from));
+        }
+        MessageAcceptance::Accept
     }
 
     /// Stores and applies a peer's operation ([`Replica::receive`]) and
@@ -827,7 +966,7 @@ impl NodeTask {
         have
     }
 
-    fn note_stored(&mut self, range: memo_core::IdRange) {
+    fn note_stored(&mut self, range: IdRange) {
         let have = self.replica.tree().version().get(range.replica).max(self.stored.get(range.replica));
         if range.seq <= have && range.end() > have {
             self.stored.set(range.replica, range.end());
@@ -842,6 +981,32 @@ impl NodeTask {
         let request = Request::Have(self.have());
         let id = self.swarm.behaviour_mut().catchup.send_request(&peer, request);
         self.asking.insert(peer, id);
+    }
+
+    /// Asks `peer` now, or as soon as the request under way is answered
+    /// (it left before we learnt that the peer holds more).
+    fn ask_soon(&mut self, peer: PeerId) {
+        if self.asking.contains_key(&peer) {
+            self.again.insert(peer);
+        } else {
+            self.ask(peer);
+        }
+    }
+
+    /// Counts a piece of garbage from `peer`, and bans it at the limit
+    /// ([`crate::strikes`]): its connections close and it is refused.
+    fn strike(&mut self, peer: PeerId) {
+        if self.strikes.strike(peer, tokio::time::Instant::now()) {
+            tracing::warn!(%peer, ban = ?BAN_DURATION, "peer keeps sending garbage: disconnected and banned");
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+        }
+    }
+
+    fn lift_bans(&mut self) {
+        for peer in self.strikes.lift(tokio::time::Instant::now()) {
+            tracing::info!(%peer, "ban over: the peer may connect again");
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
     }
 
     /// Takes one more request from `peer` out of its bucket, if it has one.
@@ -863,16 +1028,7 @@ impl NodeTask {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request: Request::Have(theirs), channel, .. } => {
                     self.book.their_version(peer, theirs.clone());
-                    let response = match self.allow(peer) {
-                        true => catchup::serve(self.replica.store(), &self.have(), &theirs)?,
-                        false => {
-                            tracing::warn!(%peer, "catch-up requests too fast: told to wait");
-                            Response::Busy
-                        }
-                    };
-                    if self.swarm.behaviour_mut().catchup.send_response(channel, response).is_err() {
-                        tracing::debug!(%peer, "catch-up response not sent: the request was dropped");
-                    }
+                    self.serve(peer, theirs, channel);
                     Ok(())
                 }
                 request_response::Message::Response { request_id, response } => {
@@ -886,36 +1042,88 @@ impl NodeTask {
                 tracing::warn!(%peer, %error, "catch-up request failed");
                 if self.asking.get(&peer) == Some(&request_id) {
                     self.asking.remove(&peer);
+                    self.again.remove(&peer);
+                }
+                if let request_response::OutboundFailure::Io(error) = &error {
+                    self.strike_if_garbage(peer, error);
                 }
                 Ok(())
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::warn!(%peer, %error, "catch-up request not served");
+                if let request_response::InboundFailure::Io(error) = &error {
+                    self.strike_if_garbage(peer, error);
+                }
                 Ok(())
             }
             request_response::Event::ResponseSent { .. } => Ok(()),
         }
     }
 
+    /// A catch-up stream failed: garbage from the peer if what it sent did
+    /// not decode or was over the limit ([`std::io::ErrorKind::InvalidData`]
+    /// from [`catchup::Codec`]), not if the connection merely broke.
+    fn strike_if_garbage(&mut self, peer: PeerId, error: &std::io::Error) {
+        if error.kind() == std::io::ErrorKind::InvalidData {
+            self.strike(peer);
+        }
+    }
+
+    /// Serves a catch-up request off the task: the store is read on a
+    /// blocking thread, and [`NodeTask::answer`] sends what it found.
+    fn serve(&mut self, peer: PeerId, theirs: VersionVector, channel: ResponseChannel<Response>) {
+        if !self.allow(peer) || self.serving.len() >= SERVING_LIMIT {
+            tracing::warn!(%peer, serving = self.serving.len(), "catch-up requests too fast: told to wait");
+            self.respond(peer, channel, Response::Busy);
+            return;
+        }
+        let (reader, ours) = (self.replica.store().reader(), self.have());
+        self.serving.spawn_blocking(move || {
+            let response = catchup::serve(&reader, &ours, &theirs);
+            (peer, channel, response)
+        });
+    }
+
+    /// Sends a response served off the task; a store failure (or a
+    /// serving thread that panicked) stops the node.
+    fn answer(&mut self, served: Result<Served, tokio::task::JoinError>) -> Result<(), NetError> {
+        let (peer, channel, response) = served.map_err(|e| NetError::Setup(format!("catch-up serving: {e}")))?;
+        self.respond(peer, channel, response?);
+        Ok(())
+    }
+
+    fn respond(&mut self, peer: PeerId, channel: ResponseChannel<Response>, response: Response) {
+        if self.swarm.behaviour_mut().catchup.send_response(channel, response).is_err() {
+            tracing::debug!(%peer, "catch-up response not sent: the request was dropped");
+        }
+    }
+
     /// Takes a catch-up response: every operation through
     /// [`Replica::receive`]; asks again at once when the peer has more and
-    /// this batch moved us on.
+    /// this batch moved us on, or when we learnt meanwhile that it holds
+    /// more. A response holding garbage is one strike against the peer.
     fn take(&mut self, peer: PeerId, response: Response) -> Result<(), NetError> {
         let (ops, more) = match response {
             Response::Ops { ops, more } => (ops, more),
             Response::Busy => {
                 tracing::debug!(%peer, "catch-up peer busy: asking later");
+                self.again.remove(&peer);
                 return Ok(());
             }
         };
         let before = self.have();
-        let (mut taken, mut refused) = (0usize, 0usize);
+        let (mut taken, mut refused, mut garbage) = (0usize, 0usize, 0usize);
         for bytes in ops {
-            let op = match TreeOp::decode(&bytes) {
-                Ok(op) => op,
+            let op = match TreeOp::decode(&bytes).map(|op| (self.replica.tree().check(&op), op)) {
+                Ok((Ok(()), op)) => op,
+                Ok((Err(error), _)) => {
+                    tracing::warn!(%peer, %error, "catch-up sent an invalid operation: skipped");
+                    garbage += 1;
+                    continue;
+                }
                 Err(error) => {
                     tracing::warn!(%peer, %error, "catch-up sent something that is not an operation: skipped");
-                    refused += 1;
+                    garbage += 1;
                     continue;
                 }
             };
@@ -927,10 +1135,14 @@ impl NodeTask {
                 }
             }
         }
-        if taken + refused > 0 {
-            tracing::debug!(%peer, taken, refused, more, "catch-up batch");
+        if taken + refused + garbage > 0 {
+            tracing::debug!(%peer, taken, refused, garbage, more, "catch-up batch");
         }
-        if more && self.have() != before {
+        if garbage > 0 {
+            self.strike(peer);
+        }
+        let again = self.again.remove(&peer);
+        if again || (more && self.have() != before) {
             self.ask(peer);
         }
         Ok(())

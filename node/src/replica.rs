@@ -16,7 +16,7 @@
 //! [`Store::snapshot_due`] and on a clean shutdown.
 
 use crate::store::{OpKey, Store, StoreError};
-use memo_core::causal::CausalBuffer;
+use memo_core::causal::Bounds;
 use memo_core::tree::{BaseSnapshot, TreeApplyError};
 use memo_core::{IdRange, Seq, TreeOp, WorkTree};
 use std::path::Path;
@@ -101,8 +101,12 @@ impl Replica {
     /// it (it may wait for others, as in [`WorkTree::apply`]). A copy of an
     /// operation already stored changes nothing. Returns how many
     /// operations were applied.
+    ///
+    /// An operation that would wait while the tree's causal buffer is full
+    /// is refused before it is stored ([`WorkTree::admits`]): stored, it
+    /// would never be fetched again, yet apply only at the next start-up.
     pub fn receive(&mut self, op: TreeOp) -> Result<usize, ReceiveError> {
-        self.tree.check(&op)?;
+        self.tree.admits(&op)?;
         if self.store.contains(OpKey::of(&op))? {
             return Ok(0);
         }
@@ -112,6 +116,11 @@ impl Replica {
         // Refused when applied (e.g. a create inside a file): stored all the
         // same, since storing comes first; replay refuses it again.
         Ok(applied?)
+    }
+
+    /// Sets how much may wait in the tree's causal buffer.
+    pub fn set_pending_bounds(&mut self, bounds: Bounds) {
+        self.tree.set_pending_bounds(bounds);
     }
 
     /// Sets how many stored operations make a snapshot due.
@@ -161,10 +170,10 @@ pub fn rebuild(store: &Store, base: Arc<dyn BaseSnapshot>) -> Result<WorkTree, R
     // Arrival order is nearly causal, but the live tree may have dropped an
     // operation from a full buffer (catch-up fetches it again): the replay
     // must not drop it a second time, so it buffers without a bound.
-    tree.set_pending_limit(usize::MAX);
+    tree.set_pending_bounds(Bounds::UNBOUNDED);
     let mut refused = 0usize;
     store.for_each_op_from(from, |op| refused += usize::from(replay(&mut tree, op).is_err()))?;
-    tree.set_pending_limit(CausalBuffer::<TreeOp>::DEFAULT_LIMIT);
+    tree.set_pending_bounds(Bounds::DEFAULT);
     if refused > 0 {
         tracing::warn!(refused, "stored operations the tree refused again (it refused them when they arrived)");
     }
@@ -176,9 +185,9 @@ pub fn rebuild(store: &Store, base: Arc<dyn BaseSnapshot>) -> Result<WorkTree, R
 /// what start-up falls back to (for tests and benchmarks).
 pub fn rebuild_without_snapshot(store: &Store, base: Arc<dyn BaseSnapshot>) -> Result<WorkTree, RecoveryError> {
     let mut tree = WorkTree::new(store.replica_id(), base);
-    tree.set_pending_limit(usize::MAX);
+    tree.set_pending_bounds(Bounds::UNBOUNDED);
     store.for_each_op(|op| drop(replay(&mut tree, op)))?;
-    tree.set_pending_limit(CausalBuffer::<TreeOp>::DEFAULT_LIMIT);
+    tree.set_pending_bounds(Bounds::DEFAULT);
     check_local_sequence(store, &tree)?;
     Ok(tree)
 }

@@ -67,6 +67,7 @@ use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOp
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The storage format this build writes and reads. A store written with a
 /// larger number is refused ([`StoreError::NewerFormat`]).
@@ -167,7 +168,8 @@ fn hex(bytes: &[u8]) -> String {
 /// One process at a time: RocksDB locks the directory, and a second
 /// [`Store::open`] fails with [`StoreError::Db`].
 pub struct Store {
-    db: DB,
+    /// Shared with [`StoreReader`]s, which read on other threads.
+    db: Arc<DB>,
     path: PathBuf,
     replica: ReplicaId,
     /// Mirrors `meta/next_seq`.
@@ -206,7 +208,7 @@ impl Store {
         let next_arrival = next_arrival(&db)?;
         let snapshot_covers = newest_snapshot_key(&db)?.unwrap_or(0);
         let snapshot_interval = DEFAULT_SNAPSHOT_INTERVAL;
-        Ok(Store { db, path, replica, next_seq, next_arrival, snapshot_covers, snapshot_interval })
+        Ok(Store { db: Arc::new(db), path, replica, next_seq, next_arrival, snapshot_covers, snapshot_interval })
     }
 
     /// This working copy's replica id (drawn when the store was made).
@@ -266,43 +268,14 @@ impl Store {
     /// `from_seq`, in sequence order (the first may start before
     /// `from_seq`: an edit takes several units). One range scan.
     pub fn ops_of(&self, replica: ReplicaId, from_seq: Seq) -> Result<Vec<TreeOp>, StoreError> {
-        Ok(self.ops_of_bounded(replica, from_seq, usize::MAX)?.0)
+        Ok(self.reader().ops_of_bounded(replica, from_seq, usize::MAX)?.0)
     }
 
-    /// As [`Store::ops_of`], but at most `limit` operations; the flag says
-    /// whether the scan stopped at the limit with more of them left.
-    pub fn ops_of_bounded(
-        &self,
-        replica: ReplicaId,
-        from_seq: Seq,
-        limit: usize,
-    ) -> Result<(Vec<TreeOp>, bool), StoreError> {
-        let mut iter = self.db.raw_iterator_cf(self.cf(CF_OPS));
-        // Start at the last operation that begins at or before `from_seq`:
-        // it may cover `from_seq`.
-        iter.seek_for_prev(OpKey { replica, seq: from_seq }.to_bytes());
-        if !iter.valid() {
-            iter.seek(OpKey { replica, seq: 0 }.to_bytes());
-        }
-        let mut ops = Vec::new();
-        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-            let key = parse_key(key)?;
-            if key.replica > replica {
-                break;
-            }
-            if key.replica == replica {
-                let op = decode_op(key, value)?;
-                if op.range().end() > from_seq {
-                    if ops.len() == limit {
-                        return Ok((ops, true));
-                    }
-                    ops.push(op);
-                }
-            }
-            iter.next();
-        }
-        iter.status()?;
-        Ok((ops, false))
+    /// A handle that reads stored operations from another thread (e.g.
+    /// [`tokio::task::spawn_blocking`]) while this store goes on writing.
+    /// It keeps the database open until it is dropped.
+    pub fn reader(&self) -> StoreReader {
+        StoreReader { db: Arc::clone(&self.db) }
     }
 
     /// Every stored operation in the order it was stored: an order in which
@@ -430,6 +403,58 @@ impl Store {
     fn cf(&self, name: &str) -> &ColumnFamily {
         // Every family in FAMILIES is opened (or made) by `open_db`.
         self.db.cf_handle(name).expect("the store opens all its column families")
+    }
+}
+
+/// Reads stored operations on any thread ([`Store::reader`]).
+#[derive(Clone)]
+pub struct StoreReader {
+    db: Arc<DB>,
+}
+
+impl fmt::Debug for StoreReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreReader").field("path", &self.db.path()).finish()
+    }
+}
+
+impl StoreReader {
+    /// As [`Store::ops_of`], but at most `limit` operations; the flag says
+    /// whether the scan stopped at the limit with more of them left.
+    pub fn ops_of_bounded(
+        &self,
+        replica: ReplicaId,
+        from_seq: Seq,
+        limit: usize,
+    ) -> Result<(Vec<TreeOp>, bool), StoreError> {
+        let db = &self.db;
+        let ops_family = db.cf_handle(CF_OPS).expect("the store opens all its column families");
+        let mut iter = db.raw_iterator_cf(ops_family);
+        // Start at the last operation that begins at or before `from_seq`:
+        // it may cover `from_seq`.
+        iter.seek_for_prev(OpKey { replica, seq: from_seq }.to_bytes());
+        if !iter.valid() {
+            iter.seek(OpKey { replica, seq: 0 }.to_bytes());
+        }
+        let mut ops = Vec::new();
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            let key = parse_key(key)?;
+            if key.replica > replica {
+                break;
+            }
+            if key.replica == replica {
+                let op = decode_op(key, value)?;
+                if op.range().end() > from_seq {
+                    if ops.len() == limit {
+                        return Ok((ops, true));
+                    }
+                    ops.push(op);
+                }
+            }
+            iter.next();
+        }
+        iter.status()?;
+        Ok((ops, false))
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`TextDoc`]: a [`TextCrdt`] with the causal context of a whole replica.
 
 use super::{Anchor, ApplyError, Bias, HistoryError, TextChange, TextCrdt, TextError, TextOp};
-use crate::causal::{CausalBuffer, Waiting};
+use crate::causal::{Bounds, CausalBuffer, Waiting};
 use crate::id::{IdRange, Lamport, LocalStamp, ReplicaId};
 use crate::version::VersionVector;
 
@@ -45,13 +45,14 @@ impl TextDoc {
             crdt: TextCrdt::new(replica),
             version: VersionVector::new(),
             next: LocalStamp { replica, seq: 0, lamport: 0 },
-            pending: CausalBuffer::new(CausalBuffer::<TextOp>::DEFAULT_LIMIT),
+            pending: CausalBuffer::new(Bounds::DEFAULT),
         }
     }
 
-    /// Sets how many operations may wait for their dependencies.
+    /// Sets how many operations may wait for their dependencies (and
+    /// keeps the default bound in bytes).
     pub fn set_pending_limit(&mut self, limit: usize) {
-        self.pending.set_limit(limit);
+        self.pending.set_bounds(Bounds { ops: limit, ..Bounds::DEFAULT });
     }
 
     pub fn replica(&self) -> ReplicaId {

@@ -99,6 +99,18 @@ impl TextOpKind {
             TextOpKind::Opaque { .. } => Vec::new(),
         }
     }
+
+    /// About how many bytes it holds outside its own struct: what a
+    /// bounded buffer counts.
+    pub fn heap_size(&self) -> usize {
+        let ranges = |n: usize| n * std::mem::size_of::<IdRange>();
+        match self {
+            TextOpKind::Insert { text, .. } => text.len(),
+            TextOpKind::Delete { targets } => ranges(targets.len()),
+            TextOpKind::Undo { edits, .. } => ranges(edits.len()),
+            TextOpKind::Opaque { body, .. } => body.len(),
+        }
+    }
 }
 
 impl TextOp {

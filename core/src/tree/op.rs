@@ -126,6 +126,27 @@ impl TreeOp {
         IdRange::new(self.id.replica, self.id.seq, self.units())
     }
 
+    /// About how many bytes it holds outside its own struct: what a
+    /// bounded buffer counts.
+    pub fn heap_size(&self) -> usize {
+        match &self.kind {
+            TreeOpKind::Create { name, entry, .. } => {
+                name.len()
+                    + match entry {
+                        NewEntry::Binary { content, .. } => content.len(),
+                        NewEntry::Symlink { target } => target.len(),
+                        NewEntry::Dir { .. } | NewEntry::Text { .. } => 0,
+                    }
+            }
+            TreeOpKind::Move { name, .. } => name.len(),
+            TreeOpKind::Delete { seen, .. } => seen.iter().count() * 24,
+            TreeOpKind::Edit { edit, .. } => edit.heap_size(),
+            TreeOpKind::SetContent { content, replaces, .. } => content.len() + std::mem::size_of_val(&replaces[..]),
+            TreeOpKind::SetExecutable { .. } => 0,
+            TreeOpKind::Opaque { body, .. } => body.len(),
+        }
+    }
+
     /// The text operation inside an edit.
     pub(crate) fn text_op(&self, edit: TextOpKind) -> TextOp {
         TextOp { id: self.id, lamport: self.lamport, kind: edit }

@@ -29,6 +29,10 @@ impl CausalOp for TreeOp {
     fn dependencies(&self) -> Vec<IdRange> {
         TreeOp::dependencies(self)
     }
+
+    fn size(&self) -> usize {
+        std::mem::size_of::<TreeOp>() + self.heap_size()
+    }
 }
 
 impl WorkTree {
@@ -73,6 +77,18 @@ impl WorkTree {
         match op.timeline == self.timeline_of(op.range()) {
             true => Ok(()),
             false => Err(TreeApplyError::OtherTimeline { range: op.range(), timeline: op.timeline }),
+        }
+    }
+
+    /// Whether [`WorkTree::apply`] would take `op` (checked, then applied
+    /// or left waiting) rather than refuse it: a node asks before it stores
+    /// an operation, so that it never stores one the full causal buffer
+    /// then drops (a stored operation is never fetched again).
+    pub fn admits(&self, op: &TreeOp) -> Result<(), TreeApplyError> {
+        self.check(op)?;
+        match self.version.contains_range(&op.range()) {
+            true => Ok(()),
+            false => Ok(self.pending.admits(op, &self.version)?),
         }
     }
 

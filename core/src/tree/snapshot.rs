@@ -47,7 +47,7 @@ use super::entry::Kind;
 use super::ids::{EntryId, TimelineId};
 use super::op::{base_to_wire, InvalidTreeOp, TreeOp, TreeOpKind};
 use super::{BaseSnapshot, Logged, WorkTree};
-use crate::causal::{self, CausalBuffer};
+use crate::causal::{self, Bounds};
 use crate::encoding::{decode_history, DecodeError};
 use crate::id::{IdRange, Lamport, ReplicaId};
 use crate::text::{TextOp, MAX_SEQ};
@@ -232,13 +232,14 @@ impl WorkTree {
             return Err(SnapshotError::Inconsistent("a Lamport clock beyond 2^48"));
         }
         tree.clock = tree.clock.max(body.clock);
-        tree.set_pending_limit(usize::MAX);
+        let bounds = tree.pending.bounds();
+        tree.set_pending_bounds(Bounds::UNBOUNDED);
         for bytes in body.pending {
             let op = TreeOp::decode(&bytes)?;
             let range = op.range();
             tree.apply(op).map_err(|_| SnapshotError::NotReady(range))?;
         }
-        tree.set_pending_limit(CausalBuffer::<TreeOp>::DEFAULT_LIMIT);
+        tree.set_pending_bounds(bounds);
         Ok(tree)
     }
 

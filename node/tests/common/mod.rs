@@ -21,11 +21,22 @@ pub const MEMBERS: [u8; 32] = [7; 32];
 /// identity beside it), holding `secret`, asking its peers to catch up
 /// every `catchup`.
 pub async fn start_node(dir: &Path, secret: [u8; 32], catchup: Duration) -> Node {
+    start_node_with(dir, secret, catchup, |_| {}).await
+}
+
+/// As [`start_node`], with `adjust` applied to the configuration last.
+pub async fn start_node_with(
+    dir: &Path,
+    secret: [u8; 32],
+    catchup: Duration,
+    adjust: impl FnOnce(&mut NodeConfig),
+) -> Node {
     let store = dir.join("store");
     let keypair = net::load_or_create_identity(&net::identity_path(&store)).unwrap();
     let replica = Replica::open(&store, Arc::new(EmptyBase)).unwrap();
     let listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
     let mut config = NodeConfig::new(keypair, WorkingCopySecret::new(secret), b"test working copy".to_vec(), listen);
     config.catchup_interval = catchup;
+    adjust(&mut config);
     Node::start(replica, config).await.unwrap()
 }
