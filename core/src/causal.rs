@@ -171,6 +171,13 @@ impl<O: CausalOp> CausalBuffer<O> {
         }
     }
 
+    /// Whether `count` more operations of `bytes` in all would fit, should
+    /// every one of them have to wait.
+    pub fn has_room(&self, count: usize, bytes: usize) -> bool {
+        self.pending.len().saturating_add(count) <= self.bounds.ops
+            && self.bytes.saturating_add(bytes) <= self.bounds.bytes
+    }
+
     fn room_for(&self, op: &O) -> Result<(), BufferFull> {
         let fits = self.pending.len() < self.bounds.ops && self.bytes.saturating_add(op.size()) <= self.bounds.bytes;
         match fits {

@@ -100,7 +100,7 @@
 //!   see it stored; catch-up serving (reads) runs on blocking threads.
 
 use crate::catchup::{self, Announcement, Request, Response, MAX_GOSSIP_OP};
-use crate::replica::{ChangeError, ReceiveError};
+use crate::replica::ChangeError;
 use crate::store::OpKey;
 use crate::strikes::{Strikes, BAN_DURATION};
 use crate::{Replica, StoreError};
@@ -157,10 +157,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Catch-up requests a peer may make in a burst before it is told
 /// [`Response::Busy`]...
-pub const CATCHUP_BURST: f64 = 32.0;
+pub const CATCHUP_BURST: f64 = 64.0;
 
 /// ...and how many a second it regains (a token bucket per peer).
-pub const CATCHUP_RATE: f64 = 16.0;
+pub const CATCHUP_RATE: f64 = 32.0;
 
 /// Catch-up streams open at once on one connection, either way. A request
 /// is small ([`catchup::MAX_REQUEST`]); what this bounds is the responses
@@ -932,19 +932,23 @@ impl NodeTask {
     /// operation may be stored all the same); the outer one a store
     /// failure, which stops the node.
     fn receive(&mut self, op: TreeOp) -> Result<Result<usize, TreeApplyError>, StoreError> {
-        let (range, key) = (op.range(), OpKey::of(&op));
-        let received = self.replica.receive(op);
-        if matches!(received, Ok(applied) if applied > 0) {
+        Ok(self.receive_all(vec![op])?.pop().expect("one result per operation"))
+    }
+
+    /// [`NodeTask::receive`] for a batch, stored in one write
+    /// ([`Replica::receive_all`]).
+    fn receive_all(&mut self, ops: Vec<TreeOp>) -> Result<Vec<Result<usize, TreeApplyError>>, StoreError> {
+        let keys: Vec<(IdRange, OpKey)> = ops.iter().map(|op| (op.range(), OpKey::of(op))).collect();
+        let results = self.replica.receive_all(ops)?;
+        if results.iter().any(|result| matches!(result, Ok(applied) if *applied > 0)) {
             self.announce_version();
         }
-        if received.is_ok() || self.replica.store().contains(key)? {
-            self.note_stored(range);
+        for ((range, key), result) in keys.into_iter().zip(&results) {
+            if result.is_ok() || self.replica.store().contains(key)? {
+                self.note_stored(range);
+            }
         }
-        match received {
-            Ok(applied) => Ok(Ok(applied)),
-            Err(ReceiveError::Refused(error)) => Ok(Err(error)),
-            Err(ReceiveError::Store(error)) => Err(error),
-        }
+        Ok(results)
     }
 
     fn announce_version(&self) {
@@ -1113,21 +1117,22 @@ impl NodeTask {
         };
         let before = self.have();
         let (mut taken, mut refused, mut garbage) = (0usize, 0usize, 0usize);
+        let mut valid = Vec::with_capacity(ops.len());
         for bytes in ops {
-            let op = match TreeOp::decode(&bytes).map(|op| (self.replica.tree().check(&op), op)) {
-                Ok((Ok(()), op)) => op,
+            match TreeOp::decode(&bytes).map(|op| (self.replica.tree().check(&op), op)) {
+                Ok((Ok(()), op)) => valid.push(op),
                 Ok((Err(error), _)) => {
                     tracing::warn!(%peer, %error, "catch-up sent an invalid operation: skipped");
                     garbage += 1;
-                    continue;
                 }
                 Err(error) => {
                     tracing::warn!(%peer, %error, "catch-up sent something that is not an operation: skipped");
                     garbage += 1;
-                    continue;
                 }
-            };
-            match self.receive(op)? {
+            }
+        }
+        for result in self.receive_all(valid)? {
+            match result {
                 Ok(_) => taken += 1,
                 Err(error) => {
                     tracing::info!(%peer, %error, "catch-up operation refused");

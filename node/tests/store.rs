@@ -356,3 +356,49 @@ fn a_replica_stores_what_it_receives_before_applying_it() {
     assert_eq!(again.tree().paths(), before);
     assert_eq!(again.tree().read_text("mine.txt").unwrap(), "local");
 }
+
+#[test]
+fn a_batch_is_taken_as_each_of_its_operations_would_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peer = tree(ReplicaId::from_random_bytes([6; 16]));
+    let from_peer = local_ops(&mut peer, 12, 60);
+    let mut replica = memo_node::Replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    replica.receive(from_peer[0].clone()).unwrap();
+    // Shuffled, with a copy of one already stored and a malformed one.
+    let mut batch: Vec<TreeOp> = from_peer[1..].to_vec();
+    batch.shuffle(&mut SmallRng::seed_from_u64(3));
+    batch.push(from_peer[0].clone());
+    let mut malformed = from_peer[1].clone();
+    malformed.id.seq = 1 << 60;
+    batch.push(malformed);
+    let results = replica.receive_all(batch.clone()).unwrap();
+    assert_eq!(results.len(), batch.len(), "one result per operation");
+    assert!(results.last().unwrap().is_err(), "the malformed one is refused");
+    assert_eq!(results[results.len() - 2], Ok(0), "the copy changes nothing");
+    assert_same(replica.tree(), &peer, "after the batch");
+    assert_eq!(replica.store().len(), from_peer.len() as u64, "stored once each, the malformed one not at all");
+    replica.close().unwrap();
+    let again = memo_node::Replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    assert_same(again.tree(), &peer, "after a restart");
+}
+
+#[test]
+fn a_batch_the_causal_buffer_cannot_hold_is_taken_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peer = tree(ReplicaId::from_random_bytes([7; 16]));
+    let from_peer = local_ops(&mut peer, 13, 20);
+    let mut replica = memo_node::Replica::open(dir.path(), Arc::new(EmptyBase)).unwrap();
+    replica.set_pending_bounds(memo_core::causal::Bounds { ops: 3, bytes: 1 << 20 });
+    // Backwards: all but the first would wait, and only three fit.
+    let mut batch: Vec<TreeOp> = from_peer.clone();
+    batch.reverse();
+    let results = replica.receive_all(batch.clone()).unwrap();
+    let refused = results.iter().filter(|r| r.is_err()).count();
+    assert!(refused > 0, "some did not fit");
+    for (op, result) in batch.iter().zip(&results) {
+        assert_eq!(replica.store().contains(OpKey::of(op)).unwrap(), result.is_ok(), "stored exactly what was taken");
+    }
+    // In order, the rest is taken.
+    replica.receive_all(from_peer).unwrap();
+    assert_same(replica.tree(), &peer, "in order at last");
+}

@@ -50,7 +50,7 @@ pub const MAX_RESPONSE: usize = MAX_OP_BYTES + 64;
 pub const MAX_GOSSIP_OP: usize = 60 << 10;
 
 /// At most this many operations in one response.
-pub const BATCH_OPS: usize = 1_000;
+pub const BATCH_OPS: usize = 10_000;
 
 /// A batch takes no further operation once it holds this many bytes, and
 /// an operation that would take it past them waits for the next batch

@@ -92,6 +92,14 @@ impl WorkTree {
         }
     }
 
+    /// Whether the causal buffer has room for all of `ops`, should every one
+    /// of them have to wait: then [`WorkTree::apply`] refuses none of them
+    /// for want of room, in any order. A node asks before it stores a batch
+    /// of operations in one write.
+    pub fn has_room_for(&self, ops: &[TreeOp]) -> bool {
+        self.pending.has_room(ops.len(), ops.iter().map(CausalOp::size).sum())
+    }
+
     /// Operations waiting for dependencies, and what each lacks.
     pub fn waiting(&self) -> Vec<Waiting> {
         self.pending.waiting(&self.version)
