@@ -136,7 +136,10 @@ impl Replica {
     /// buffer might not hold them all, they are taken one at a time.
     pub fn receive_all(&mut self, ops: Vec<TreeOp>) -> Result<Vec<Result<usize, TreeApplyError>>, StoreError> {
         if !self.tree.has_room_for(&ops) {
-            return ops.into_iter().map(|op| self.receive(op).map_or_else(ReceiveError::refusal, |n| Ok(Ok(n)))).collect();
+            return ops
+                .into_iter()
+                .map(|op| self.receive(op).map_or_else(ReceiveError::refusal, |n| Ok(Ok(n))))
+                .collect();
         }
         let mut results = Vec::with_capacity(ops.len());
         let mut fresh = Vec::with_capacity(ops.len());
