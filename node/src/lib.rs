@@ -18,6 +18,7 @@
 pub mod catchup;
 pub mod control;
 pub mod daemon;
+pub mod git;
 pub mod location;
 pub mod membership;
 pub mod net;
