@@ -9,12 +9,15 @@
 //! - [`catchup`]: the anti-entropy protocol by which nodes fetch the
 //!   operations they lack;
 //! - [`location`]: where a working copy's store lives (`.git/memo/store`
-//!   by default).
+//!   by default);
+//! - [`disk`]: the working copy on disk kept in step with the replica
+//!   (ingestion of local changes, safe writes of remote ones, the watcher,
+//!   `.gitignore`).
 //!
-//! The file watcher, Git and the editor RPC land with their
-//! issues.
+//! Git and the editor RPC land with their issues.
 
 pub mod catchup;
+pub mod disk;
 pub mod location;
 pub mod net;
 pub mod replica;
