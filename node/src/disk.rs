@@ -227,6 +227,11 @@ struct Known {
     stat: Stat,
     /// The hash of that content (file bytes or link target).
     hash: Hash,
+    /// Whether the file was written so shortly before the node recorded it
+    /// that a later write could leave the same stat (timestamps have a
+    /// granularity): its content is compared, not only its stat (Git's
+    /// "racily clean" entries).
+    racy: bool,
     /// The tree version at which the tree's content was that content: the
     /// base of a three-way merge when both changed since.
     version: Arc<VersionVector>,
@@ -238,7 +243,17 @@ struct Known {
 impl Known {
     /// A record stamped with no version yet (the caller stamps it).
     fn new(ident: Ident, kind: Kind, stat: Stat, hash: Hash) -> Known {
-        Known { ident, kind, stat, hash, version: Arc::default(), text_base: None }
+        Known { ident, kind, stat, hash, racy: stat.is_recent(), version: Arc::default(), text_base: None }
+    }
+
+    /// The record with a new stat (and whether it is racy, as of now).
+    fn with_stat(self, stat: Stat) -> Known {
+        Known { stat, racy: stat.is_recent(), ..self }
+    }
+
+    /// Whether what is on disk at `rel` may differ from this record.
+    fn may_differ(&self, found: &files::Found) -> bool {
+        self.racy || found.stat() != Some(self.stat) || self.stat == Stat::UNKNOWN
     }
 
     fn executable(&self) -> bool {
@@ -315,6 +330,8 @@ impl DiskSync {
     /// disk lacks. The first call is the start-up scan (see the module
     /// documentation); later ones catch what the watcher missed.
     pub fn rescan(&mut self, replica: &mut Replica) -> Result<SyncReport, DiskError> {
+        self.rules.reload(".git/index");
+        self.rules.reload(".git/info/exclude");
         if !self.started {
             self.adopt(replica)?;
         }

@@ -41,12 +41,21 @@ impl Stat {
         self.mode & 0o100 != 0
     }
 
+    /// Whether the file was written less than [`RACY_WINDOW`] ago.
+    pub fn is_recent(&self) -> bool {
+        self.age() < RACY_WINDOW
+    }
+
     /// How long ago the file was last written (zero if in the future).
     fn age(&self) -> Duration {
         let mtime = SystemTime::UNIX_EPOCH + Duration::from_nanos(self.mtime_ns.max(0) as u64);
         SystemTime::now().duration_since(mtime).unwrap_or(Duration::ZERO)
     }
 }
+
+/// How close to a write a stat cannot tell a later write of the same size
+/// apart: above every file system's timestamp granularity (FAT's is 2 s).
+const RACY_WINDOW: Duration = Duration::from_secs(2);
 
 /// What is at a path, without following a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

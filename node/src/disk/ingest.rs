@@ -153,7 +153,7 @@ impl DiskSync {
             self.create(tree, rel, found, &gone, seen, &mut pass);
         }
         for (rel, found) in seen {
-            let changed = self.known.get(rel).is_some_and(|k| k.kind != Kind::Dir && Some(k.stat) != found.stat());
+            let changed = self.known.get(rel).is_some_and(|k| k.kind != Kind::Dir && k.may_differ(found));
             if changed {
                 self.update(tree, rel, *found, &mut pass);
             }
@@ -257,7 +257,8 @@ impl DiskSync {
                 });
                 if let Some(from) = twin.cloned() {
                     if self.move_entry(tree, &from, rel, pass) {
-                        self.known.get_mut(rel).expect("moved here").stat = stat;
+                        let moved = self.known.remove(rel).expect("moved here");
+                        self.known.insert(rel.to_string(), moved.with_stat(stat));
                         return;
                     }
                 }
@@ -344,6 +345,12 @@ impl DiskSync {
             },
         };
         let hash = files::hash(&content);
+        let same_bit = known.kind == Kind::Symlink || stat.executable() == known.executable();
+        if hash == known.hash && same_bit {
+            // Touched, or read again because racy: no change.
+            self.known.insert(rel.to_string(), known.with_stat(stat));
+            return;
+        }
         let entry = match known.ident {
             Ident::Entry(id) => tree.path_of(id).map(|path| (id, path)),
             Ident::Copy => {
@@ -360,11 +367,11 @@ impl DiskSync {
                 self.forget(rel);
                 self.create_file(tree, rel, stat, content, pass);
             } else {
-                self.known.insert(rel.to_string(), Known { stat, hash, ..known });
+                self.known.insert(rel.to_string(), Known { hash, ..known }.with_stat(stat));
             }
             return;
         };
-        let mut next = Known { stat, hash, text_base: None, ..known.clone() };
+        let mut next = Known { hash, text_base: None, ..known.clone() }.with_stat(stat);
         if hash != known.hash {
             match (known.kind, self.text_of(&content)) {
                 (Kind::Text, Some(ours)) => {

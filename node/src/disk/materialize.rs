@@ -163,7 +163,7 @@ impl DiskSync {
         let removed = match (known.kind, files::lstat(&abs).map_err(DiskError::io(&abs))?) {
             (_, None) => return Ok(()),
             (Kind::Dir, Some(Found::Dir(_))) => std::fs::remove_dir(&abs),
-            (_, Some(found)) if found.stat() == Some(known.stat) => std::fs::remove_file(&abs),
+            (_, Some(_)) if self.disk_matches(rel, &known)? => std::fs::remove_file(&abs),
             (_, Some(_)) => {
                 tracing::warn!(path = rel, "kept: deleted by a peer, but changed here since the node last read it");
                 return Ok(());
@@ -273,6 +273,24 @@ impl DiskSync {
         Ok(())
     }
 
+    /// Whether the file or link at `rel` is still what `known` records: by
+    /// its stat, and by its content when the stat cannot tell.
+    fn disk_matches(&self, rel: &str, known: &Known) -> Result<bool, DiskError> {
+        let abs = self.abs(rel);
+        let Some(found) = files::lstat(&abs).map_err(DiskError::io(&abs))? else { return Ok(false) };
+        if !known.may_differ(&found) {
+            return Ok(true);
+        }
+        if found.stat() != Some(known.stat) {
+            return Ok(false);
+        }
+        let content = match found {
+            Found::Symlink(_) => std::fs::read_link(&abs).map(|t| t.into_os_string().into_encoded_bytes()),
+            _ => std::fs::read(&abs),
+        };
+        Ok(content.is_ok_and(|content| files::hash(&content) == known.hash))
+    }
+
     /// Writes out the entries whose tree content may differ from the disk.
     pub(super) fn flush_dirty(&mut self, replica: &mut Replica, report: &mut SyncReport) -> Result<(), DiskError> {
         for id in std::mem::take(&mut self.dirty) {
@@ -311,8 +329,7 @@ impl DiskSync {
                 return Ok(()); // what the disk has (e.g. the echo of our own edit)
             }
             let abs = self.abs(rel);
-            let on_disk = files::lstat(&abs).map_err(DiskError::io(&abs))?.and_then(|f| f.stat());
-            if on_disk != Some(known.stat) || known.stat == Stat::UNKNOWN {
+            if !self.disk_matches(rel, &known)? {
                 report.absorb(self.ingest_scopes(replica, vec![rel.to_string()], false)?);
                 if self.waiting.contains(rel) {
                     self.dirty.insert(id);
@@ -331,7 +348,7 @@ impl DiskSync {
             }
             .map_err(DiskError::io(&abs))?;
             let version = Arc::new(tree.version().clone());
-            self.known.insert(rel.to_string(), Known { stat, hash, version, text_base: None, ..known });
+            self.known.insert(rel.to_string(), Known { hash, version, text_base: None, ..known }.with_stat(stat));
             report.written += 1;
             return Ok(());
         }

@@ -14,7 +14,8 @@
 //! `spawn_blocking`.
 
 use super::DiskError;
-use notify::{ErrorKind, Event, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
+use notify::event::{AccessKind, AccessMode};
+use notify::{ErrorKind, Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -160,6 +161,9 @@ impl Watcher {
 
     fn take(&mut self, event: Received, hints: &mut BTreeSet<PathBuf>, rescan: &mut bool) {
         match event {
+            // Reads (the node's own among them) are not changes: a hint
+            // from one would make the node read again, for ever.
+            Ok(event) if is_read(&event.kind) && !event.need_rescan() => {}
             Ok(event) => {
                 *rescan |= event.need_rescan();
                 hints.extend(event.paths);
@@ -179,6 +183,11 @@ impl Watcher {
             }
         }
     }
+}
+
+/// An event of a read: an open, or a close without a write.
+fn is_read(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::Access(access) if *access != AccessKind::Close(AccessMode::Write))
 }
 
 fn handler(sender: &SyncSender<Received>, overflowed: &Arc<AtomicBool>) -> impl Fn(Received) + Send + 'static {
