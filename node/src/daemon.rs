@@ -10,11 +10,14 @@
 //! socket.
 //!
 //! The replica stands on the working copy's base commit ([`GitBase`]; an
-//! empty base before the first commit). The working copy on disk (the
-//! watcher) comes with its issue: for now changes come from peers and from
-//! the control socket.
+//! empty base before the first commit), and the working copy on disk is
+//! kept in step with it both ways (module `working_copy`): a saved file
+//! becomes operations, a peer's operations reach the disk. A vanished or
+//! emptied working copy stops the daemon rather than replicate a mass
+//! delete.
 
 use crate::control::{self, code, RpcError};
+use crate::disk::DiskConfig;
 use crate::git::{self, GitBase, GitError};
 use crate::location::NodePaths;
 use crate::membership::{Membership, MembershipError};
@@ -30,6 +33,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+
+mod working_copy;
+
+use working_copy::WorkingCopyError;
 
 /// How often the addresses of connected peers are written down.
 pub const REMEMBER_INTERVAL: Duration = Duration::from_secs(10);
@@ -56,6 +63,8 @@ pub enum DaemonError {
     Git(#[from] GitError),
     #[error("the working copy's base commit: {0}")]
     Base(String),
+    #[error(transparent)]
+    WorkingCopy(#[from] WorkingCopyError),
     #[error("control socket {path}: {source}")]
     Socket { path: PathBuf, source: std::io::Error },
 }
@@ -79,9 +88,12 @@ pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), Daemon
     let mut membership = Membership::load(&paths.membership)?.ok_or(DaemonError::NotShared)?;
     let node = start(paths, &options, &mut membership).await?;
     let listener = bind(&paths.socket)?;
+    let disk = DiskConfig::default().with_state_file(&paths.disk_state);
+    let working_copy = working_copy::keep_in_step(NodeHandle::clone(&node), paths.working_copy.clone(), disk);
     tracing::info!(working_copy = %membership.name, socket = %paths.socket.display(), "daemon running");
     let result = tokio::select! {
         result = serve(&node, &mut membership, listener, paths) => result,
+        result = working_copy => result.map_err(DaemonError::from),
         _ = stop_signal() => Ok(()),
     };
     let _ = std::fs::remove_file(&paths.socket);

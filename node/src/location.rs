@@ -78,6 +78,9 @@ pub struct NodePaths {
     pub socket: PathBuf,
     /// The log of a daemon started in the background.
     pub log: PathBuf,
+    /// What the disk last reflected of the tree ([`crate::disk`]'s state
+    /// file, for start-up).
+    pub disk_state: PathBuf,
 }
 
 impl NodePaths {
@@ -96,6 +99,7 @@ impl NodePaths {
             membership: dir.join("membership.json"),
             socket: socket_path(&dir),
             log: dir.join("daemon.log"),
+            disk_state: dir.join("disk-state"),
             store,
         })
     }

@@ -1,0 +1,133 @@
+//! The daemon's working copy: the directory on disk and the node's replica
+//! kept in step ([`crate::disk`]), both ways, for as long as the daemon
+//! runs.
+//!
+//! A thread waits on the [`Watcher`] and hands its batches of hints to
+//! this task; the task also wakes when the tree's version moves
+//! ([`NodeHandle::watch_version`]: a peer's operations, or a local change
+//! that did not come from the disk, such as an editor's through the
+//! control socket). Each wake-up is one run of [`Step`] in the node's task
+//! ([`NodeHandle::with_replica`]): first what changed the tree from
+//! outside since the last run is written to disk
+//! ([`DiskSync::materialize`]), then what the hints point at is read
+//! ([`DiskSync::ingest`]); the operations made are published. So the
+//! node's own writes never come back as operations, and the disk never
+//! misses a change.
+//!
+//! Cost: finding what changed from outside walks the tree's operation log
+//! ([`memo_core::WorkTree::ops_since`]), linear in the log, once per
+//! wake-up. Disk reads and writes run on the node's task, as storing does.
+
+use crate::disk::{Batch, DiskConfig, DiskError, DiskSync, SyncReport, WatchConfig, Watcher};
+use crate::net::{NetError, NodeHandle};
+use crate::Replica;
+use memo_core::VersionVector;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long the watcher's thread waits for events before it looks whether
+/// the daemon is stopping.
+const WATCH_WAIT: Duration = Duration::from_millis(500);
+
+/// Why the working copy stopped being kept in step: the daemon stops.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkingCopyError {
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    #[error(transparent)]
+    Net(#[from] NetError),
+}
+
+/// Keeps the working copy at `root` and `node`'s replica in step until an
+/// error the node cannot go on after (a vanished or emptied root, a store
+/// failure) or the node stops.
+pub async fn keep_in_step(node: NodeHandle, root: PathBuf, config: DiskConfig) -> Result<(), WorkingCopyError> {
+    let settle = config.settle;
+    let step = Step { disk: DiskSync::open(&root, config)?, synced: None };
+    let mut versions = node.watch_version();
+    let mut batches = watch(&root)?;
+    let (mut step, mut waiting) = step.run(&node, Some(Batch { hints: Vec::new(), rescan: true })).await?;
+    loop {
+        let batch = tokio::select! {
+            batch = batches.recv() => match batch {
+                Some(batch) => Some(batch),
+                None => return Err(DiskError::RootGone(root).into()),
+            },
+            changed = versions.changed() => {
+                changed.map_err(|_| NetError::Stopped)?;
+                None
+            }
+            _ = tokio::time::sleep(settle), if waiting > 0 => Some(Batch::default()),
+        };
+        (step, waiting) = step.run(&node, batch).await?;
+    }
+}
+
+/// Starts the watcher on a thread of its own, which forwards its batches.
+fn watch(root: &Path) -> Result<mpsc::Receiver<Batch>, DiskError> {
+    let mut watcher = Watcher::start(root, WatchConfig::default())?;
+    let (sender, receiver) = mpsc::channel(16);
+    std::thread::Builder::new()
+        .name("memo-watcher".into())
+        .spawn(move || {
+            while !sender.is_closed() {
+                if let Some(batch) = watcher.next_batch(WATCH_WAIT) {
+                    if sender.blocking_send(batch).is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|source| DiskError::Io { path: root.to_path_buf(), source })?;
+    Ok(receiver)
+}
+
+/// The disk's side, moved into the node's task for each run.
+struct Step {
+    disk: DiskSync,
+    /// The tree's version when the disk last caught up with it; `None`
+    /// before the first run.
+    synced: Option<VersionVector>,
+}
+
+impl Step {
+    /// One run in the node's task: what changed the tree from outside goes
+    /// to disk, then `batch` (if any) is read. Returns the step back, and
+    /// how many paths are still being written (read again after the
+    /// settle time).
+    async fn run(self, node: &NodeHandle, batch: Option<Batch>) -> Result<(Step, usize), WorkingCopyError> {
+        let (step, waiting) = node
+            .with_replica(move |replica| {
+                let mut step = self;
+                match step.sync(replica, batch) {
+                    Ok(report) => (report.ops, (step, Ok(report.waiting))),
+                    Err(error) => (Vec::new(), (step, Err(error))),
+                }
+            })
+            .await?;
+        Ok((step, waiting?))
+    }
+
+    fn sync(&mut self, replica: &mut Replica, batch: Option<Batch>) -> Result<SyncReport, DiskError> {
+        let outside = match &self.synced {
+            Some(synced) => replica.tree().ops_since(synced),
+            None => Vec::new(),
+        };
+        let mut report = match outside.is_empty() {
+            true => SyncReport::default(),
+            false => self.disk.materialize(replica, &outside)?,
+        };
+        let read = match batch {
+            Some(Batch { rescan: true, .. }) => self.disk.rescan(replica)?,
+            Some(Batch { hints, .. }) => self.disk.ingest(replica, &hints)?,
+            None => SyncReport::default(),
+        };
+        report.ops.extend(read.ops);
+        report.written += read.written;
+        report.waiting = read.waiting.max(self.disk.waiting());
+        self.synced = Some(replica.tree().version().clone());
+        Ok(report)
+    }
+}
