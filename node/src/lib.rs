@@ -10,10 +10,11 @@
 //!   operations they lack;
 //! - [`strikes`]: peers that keep sending garbage, counted and banned;
 //! - [`location`]: where a working copy's store lives (`.git/memo/store`
-//!   by default).
+//!   by default);
+//! - [`daemon`] runs a working copy's node; [`control`] is its socket's
+//!   wire format and [`rpc`] its methods, the editor RPC among them.
 //!
-//! The file watcher, Git and the editor RPC land with their
-//! issues.
+//! The file watcher and Git land with their issues.
 
 pub mod catchup;
 pub mod control;
@@ -22,6 +23,7 @@ pub mod location;
 pub mod membership;
 pub mod net;
 pub mod replica;
+pub mod rpc;
 pub mod store;
 pub mod strikes;
 

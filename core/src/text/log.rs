@@ -35,7 +35,7 @@ pub(crate) enum EntryKind {
     },
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct OpLog {
     entries: Vec<Entry>,
     /// Per replica, its entries' indices in sequence order.

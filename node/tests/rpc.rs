@@ -1,0 +1,249 @@
+//! The editor RPC against real `memo daemon` processes: conformance
+//! (malformed lines, requests without `jsonrpc`, unknown methods, bad
+//! params, out-of-range edits, clients that go away mid-stream), the
+//! methods at work (edit, undo, redo, anchors, the past), two daemons
+//! whose editors type into one file at once, and `memo rpc --stdio`.
+
+mod common;
+
+use common::daemons::{memo_command, WorkingCopy};
+use common::editor::{Client, Editor};
+use common::PATIENCE;
+use memo_node::control::code;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Stdio;
+use std::time::Instant;
+
+fn daemon() -> (WorkingCopy, common::daemons::Daemon) {
+    let copy = WorkingCopy::new();
+    copy.share();
+    let daemon = copy.start_daemon();
+    (copy, daemon)
+}
+
+#[test]
+fn malformed_requests_fail_alone_and_the_connection_goes_on() {
+    let (copy, _daemon) = daemon();
+    let mut client = Client::connect(&copy.socket());
+    let mut error_of = |line: &[u8]| {
+        client.send_line(line);
+        let answer = client.read();
+        (answer["id"].clone(), answer["error"]["code"].as_i64().unwrap(), answer["error"]["message"].to_string())
+    };
+    assert_eq!(error_of(b"{not json").1, code::PARSE);
+    assert_eq!(error_of(b"\xff\xfe").1, code::PARSE);
+    let (id, code, message) = error_of(br#"{"id": 7, "method": "status"}"#);
+    assert_eq!((id, code), (json!(7), code::INVALID_REQUEST));
+    assert!(message.contains("jsonrpc"), "{message}");
+    let (_, code, message) = error_of(br#"{"jsonrpc": "2.0", "id": 8, "method": "buffer/teleport"}"#);
+    assert_eq!(code, code::METHOD_NOT_FOUND);
+    assert!(message.contains("buffer/teleport"), "{message}");
+
+    let (code, message) = client.error("buffer/open", json!({ "path": 3 }));
+    assert_eq!(code, code::INVALID_PARAMS);
+    assert!(message.starts_with("buffer/open:"), "{message}");
+    let (code, message) = client.error("buffer/open", json!({ "path": "nowhere.txt" }));
+    assert_eq!(code, code::INVALID_PARAMS);
+    assert!(message.contains("nowhere.txt"), "{message}");
+    let (code, _) = client.error("buffer/edit", json!({ "path": "a.txt", "rev": 0, "edits": [] }));
+    assert_eq!(code, code::INVALID_PARAMS, "not open");
+    let (code, _) = client.error("anchor/resolve", json!({ "anchor": "anchor:zz" }));
+    assert_eq!(code, code::INVALID_PARAMS);
+    let (code, _) = client.error("file/read_at", json!({ "path": "a.txt", "version": "yesterday" }));
+    assert_eq!(code, code::INVALID_PARAMS);
+
+    // A notification (no id) runs and gets no answer; the next request does.
+    client.send_line(br#"{"jsonrpc": "2.0", "method": "buffer/open", "params": {"path": "n.txt", "create": true}}"#);
+    assert!(client.call("status", Value::Null)["node"]["units"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn out_of_range_edits_are_refused_whole_and_name_the_range() {
+    let (copy, _daemon) = daemon();
+    let mut client = Client::connect(&copy.socket());
+    client.call("buffer/open", json!({ "path": "a.txt", "create": true }));
+    let edit = |start: usize, end: usize, text: &str| json!({ "range": { "start": start, "end": end }, "text": text });
+    let answer = client.call("buffer/edit", json!({ "path": "a.txt", "rev": 0, "edits": [edit(0, 0, "a𝄞b")] }));
+    assert_eq!(answer, json!({ "rev": 0, "edits": [] }));
+
+    for (edits, named) in [
+        (vec![edit(0, 0, "x"), edit(5, 9, "")], "edit 1: range 5..9"),
+        (vec![edit(2, 2, "x")], "edit 0: range 2..2"), // inside the surrogate pair
+        (vec![edit(3, 1, "")], "edit 0: range 3..1"),
+    ] {
+        let (code, message) = client.error("buffer/edit", json!({ "path": "a.txt", "rev": 0, "edits": edits }));
+        assert_eq!(code, code::INVALID_PARAMS);
+        assert!(message.contains(named), "{message}");
+    }
+    let (code, message) = client.error("buffer/edit", json!({ "path": "a.txt", "rev": 9, "edits": [] }));
+    assert!(code == code::INVALID_PARAMS && message.contains("revision 9"), "{message}");
+    let text = client.call("buffer/open", json!({ "path": "a.txt" }))["text"].clone();
+    assert_eq!(text, json!("a𝄞b"), "nothing of the refused edits landed");
+}
+
+#[test]
+fn edits_undo_redo_anchors_and_the_past() {
+    let (copy, _daemon) = daemon();
+    let mut client = Client::connect(&copy.socket());
+    let opened = client.call("buffer/open", json!({ "path": "notes/today.md", "create": true, "encoding": "utf-8" }));
+    let empty = opened["version"].clone();
+    let edit = |rev: u64, start: usize, end: usize, text: &str| json!({ "path": "notes/today.md", "rev": rev, "edits": [{ "range": { "start": start, "end": end }, "text": text }] });
+    client.call("buffer/edit", edit(0, 0, 0, "héllo world"));
+    let anchor = client.call("anchor/create", json!({ "path": "notes/today.md", "offset": 7, "encoding": "utf-8" }));
+    let anchor = anchor["anchor"].as_str().unwrap().to_string();
+    client.call("buffer/edit", edit(0, 0, 0, "» "));
+    let resolved = client.call("anchor/resolve", json!({ "anchor": anchor, "encoding": "chars" }));
+    assert_eq!(resolved, json!({ "path": "notes/today.md", "offset": 8 }), "after \"» héllo \"");
+
+    let undone = client.call("buffer/undo", json!({ "path": "notes/today.md", "rev": 0 }));
+    assert_eq!(undone["done"], json!(true));
+    assert_eq!(undone["edits"], json!([{ "range": { "start": 0, "end": 3 }, "text": "" }]), "UTF-8: » is 2 bytes");
+    let rev = undone["rev"].as_u64().unwrap();
+    let redone = client.call("buffer/redo", json!({ "path": "notes/today.md", "rev": rev }));
+    assert_eq!(redone["edits"], json!([{ "range": { "start": 0, "end": 0 }, "text": "» " }]));
+    let rev = redone["rev"].as_u64().unwrap();
+    let nothing = client.call("buffer/redo", json!({ "path": "notes/today.md", "rev": rev }));
+    assert_eq!((nothing["done"].clone(), nothing["edits"].clone()), (json!(false), json!([])));
+
+    let now = client.call("buffer/open", json!({ "path": "notes/today.md" }));
+    assert_eq!(now["text"], json!("» héllo world"));
+    let then = client.call("file/read_at", json!({ "path": "notes/today.md", "version": empty }));
+    assert_eq!(then["text"], json!(""));
+    let after_first = client.call("file/read_at", json!({ "path": "notes/today.md", "version": now["version"] }));
+    assert_eq!(after_first["text"], json!("» héllo world"));
+}
+
+#[test]
+fn a_client_that_goes_away_mid_stream_disturbs_no_one() {
+    let (copy, _daemon) = daemon();
+    let socket = copy.socket();
+    let mut writer = Editor::open(&socket, "log.txt");
+    let mut quitter = Client::connect(&socket);
+    quitter.call("buffer/open", json!({ "path": "log.txt" }));
+    quitter.call("buffer/subscribe", json!({ "path": "log.txt" }));
+    let mut watcher = Editor::open(&socket, "log.txt");
+    // Half a request, then many notifications it never reads.
+    quitter.stream.write_all(br#"{"jsonrpc": "2.0", "id": 1, "meth"#).unwrap();
+    for i in 0..200 {
+        let end = writer.text.len();
+        writer.type_text(end, end, &format!("line {i}\n"));
+        if i == 100 {
+            drop(quitter.stream.shutdown(std::net::Shutdown::Both));
+        }
+    }
+    writer.settle();
+    while watcher.text != writer.text {
+        watcher.pump();
+    }
+    assert_eq!(watcher.text().lines().count(), 200);
+    assert!(Client::connect(&socket).call("status", Value::Null)["node"]["units"].as_u64().unwrap() > 0);
+}
+
+/// Two working copies joined by ticket; an editor on each types into one
+/// file at once, several edits in flight: both buffers end equal to each
+/// other and to each daemon's file, every keystroke there.
+#[test]
+fn editors_on_two_daemons_type_into_one_file_and_converge() {
+    let (a, b) = (WorkingCopy::new(), WorkingCopy::new());
+    a.share();
+    let _daemon_a = a.start_daemon();
+    b.join(&a.share());
+    let _daemon_b = b.start_daemon();
+
+    let mut alice = Editor::open(&a.socket(), "shared.txt");
+    alice.type_text(0, 0, "[]");
+    alice.settle();
+    let mut bob = open_when_there(&b.socket(), "shared.txt");
+    while bob.text() != "[]" {
+        bob.pump();
+    }
+
+    for i in 0..40 {
+        // Alice types inside the brackets, Bob after them; some edits
+        // cross notifications on the way.
+        let at = alice.text.iter().position(|&unit| unit == u16::from(b']')).unwrap();
+        alice.type_text(at, at, "a");
+        let end = bob.text.len();
+        bob.type_text(end, end, if i % 2 == 0 { "β" } else { "𝄞" });
+        if i % 5 == 0 {
+            alice.settle();
+            bob.settle();
+        }
+    }
+    alice.settle();
+    bob.settle();
+    // Every edit is an insert: once an editor shows all 80, it has every
+    // operation, so both must show the same text.
+    let complete = |editor: &Editor| {
+        let text = editor.text();
+        text.matches('a').count() == 40 && text.matches(['β', '𝄞']).count() == 40
+    };
+    while !complete(&alice) {
+        alice.pump();
+    }
+    while !complete(&bob) {
+        bob.pump();
+    }
+    assert_eq!(alice.text(), bob.text());
+    assert!(alice.text().starts_with("[a") && alice.text().contains("a]"), "{}", alice.text());
+    for copy in [&a, &b] {
+        let file = Client::connect(&copy.socket()).call("buffer/open", json!({ "path": "shared.txt" }));
+        assert_eq!(file["text"], json!(alice.text()));
+    }
+}
+
+/// Opens `path` on a daemon once it has the file (it comes from a peer).
+fn open_when_there(socket: &std::path::Path, path: &str) -> Editor {
+    let deadline = Instant::now() + PATIENCE;
+    let mut client = Client::connect(socket);
+    while client.request("buffer/open", json!({ "path": path })).get("error").is_some() {
+        assert!(Instant::now() < deadline, "{path} never arrived");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Editor::open(socket, path)
+}
+
+#[test]
+fn memo_rpc_stdio_speaks_lsp_framing() {
+    let (copy, _daemon) = daemon();
+    let mut child = memo_command(copy.path())
+        .args(["rpc", "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut frame = |body: &str| {
+        write!(stdin, "Content-Length: {}\r\nContent-Type: application/vscode-jsonrpc\r\n\r\n{body}", body.len())
+            .unwrap();
+    };
+    // Pretty-printed JSON spans lines; a broken one fails alone.
+    frame("{\n \"jsonrpc\": \"2.0\", \"id\": 1,\n \"method\": \"buffer/open\",\n \"params\": {\"path\": \"x.txt\", \"create\": true}\n}");
+    frame("{\"jsonrpc\": \"2.0\", \"id\": 2, ");
+    frame(
+        r#"{"jsonrpc": "2.0", "id": 3, "method": "buffer/edit", "params": {"path": "x.txt", "rev": 0, "edits": [{"range": {"start": 0, "end": 0}, "text": "hi"}]}}"#,
+    );
+    drop(stdin);
+    let mut read_frame = || -> Value {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            match line.trim_end() {
+                "" => break,
+                header => length = header.strip_prefix("Content-Length: ").unwrap().parse().unwrap(),
+            }
+        }
+        let mut body = vec![0; length];
+        stdout.read_exact(&mut body).unwrap();
+        serde_json::from_slice(&body).unwrap()
+    };
+    assert_eq!(read_frame()["result"]["text"], json!(""));
+    assert_eq!(read_frame()["error"]["code"], json!(code::PARSE));
+    assert_eq!(read_frame()["result"]["rev"], json!(0));
+    assert!(child.wait().unwrap().success(), "memo rpc ends with its input");
+    let text = Client::connect(&copy.socket()).call("buffer/open", json!({ "path": "x.txt" }))["text"].clone();
+    assert_eq!(text, json!("hi"));
+}
