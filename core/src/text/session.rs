@@ -387,6 +387,111 @@ mod tests {
         assert_eq!(session.undo(&mut host.stamp(), true), None, "nothing left to redo");
     }
 
+    /// What travels between the session and the editor.
+    enum Message {
+        Changed(Sync),
+        Answer(Sync),
+    }
+
+    /// A random edit of `text` (chars): an insert, a delete or a replace.
+    fn random_edit(rng: &mut impl rand::Rng, len: usize) -> Edit {
+        let start = rng.gen_range(0..=len);
+        let end = (start + rng.gen_range(0..3)).min(len);
+        let text = ["x", "é", "𝄞", "", "yz"][rng.gen_range(0..5)];
+        match start == end && text.is_empty() {
+            true => edit(start, start, "q"),
+            false => edit(start, end, text),
+        }
+    }
+
+    /// The session's answer to an editor's request: an edit, or an undo
+    /// (a redo if `redo`), made at revision `rev`.
+    fn serve(session: &mut TextSession, host: &mut Host, (rev, edit, redo): (u64, Option<Edit>, bool)) -> Message {
+        session.acknowledge(rev).unwrap();
+        let mut at = host.stamp();
+        let ops = match edit {
+            Some(edit) => session.edit(&mut at, &[edit]).unwrap(),
+            None => session.undo(&mut at, redo).into_iter().collect(),
+        };
+        host.take(ops);
+        Message::Answer(session.reply())
+    }
+
+    /// An editor typing (several edits in flight), undoing and redoing
+    /// while a remote writer edits the same text, messages delivered at
+    /// random moments: in the end the editor's text is the document's.
+    #[test]
+    fn seeded_editor_and_remote_writer_converge() {
+        use rand::{rngs::SmallRng, Rng, SeedableRng};
+        /// Names the seed of a failing run.
+        struct Seed(u64);
+        impl Drop for Seed {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    eprintln!("failing seed: {}", self.0);
+                }
+            }
+        }
+        for seed in 0..200 {
+            let _seed = Seed(seed);
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut host = Host { doc: TextDoc::new(ReplicaId::from_u128(1)) };
+            let mut other = TextDoc::new(ReplicaId::from_u128(2));
+            let mut session = TextSession::new(host.doc.crdt(), host.doc.version());
+            let mut editor = Editor::default();
+            let (mut requests, mut messages) = (VecDeque::new(), VecDeque::new());
+            let mut seen_by_other = VersionVector::new();
+            for _ in 0..300 {
+                match rng.gen_range(0..10) {
+                    0..=2 => {
+                        let change = random_edit(&mut rng, editor.text.chars().count());
+                        let (pos, delete) = (change.start, change.end - change.start);
+                        editor.apply(&[TextChange { pos, delete, insert: change.text.as_str().into() }]);
+                        editor.waiting += 1;
+                        requests.push_back((editor.rev, Some(change), false));
+                    }
+                    3 => {
+                        editor.waiting += 1;
+                        requests.push_back((editor.rev, None, rng.gen()));
+                    }
+                    4..=5 => {
+                        if let Some(request) = requests.pop_front() {
+                            messages.push_back(serve(&mut session, &mut host, request));
+                        }
+                    }
+                    6..=7 => {
+                        let change = random_edit(&mut rng, other.len());
+                        other.replace(change.start, change.end, &change.text).unwrap();
+                        host.take(other.ops_since(host.doc.version()));
+                        messages.extend(session.pull(host.doc.crdt(), host.doc.version()).map(Message::Changed));
+                    }
+                    8 => {
+                        for op in host.doc.ops_since(&seen_by_other) {
+                            other.apply(op).unwrap();
+                        }
+                        seen_by_other = host.doc.version().clone();
+                    }
+                    _ => match messages.pop_front() {
+                        Some(Message::Changed(sync)) => editor.notified(sync),
+                        Some(Message::Answer(sync)) => editor.answered(sync),
+                        None => {}
+                    },
+                }
+            }
+            while let Some(request) = requests.pop_front() {
+                messages.push_back(serve(&mut session, &mut host, request));
+            }
+            while let Some(message) = messages.pop_front() {
+                match message {
+                    Message::Changed(sync) => editor.notified(sync),
+                    Message::Answer(sync) => editor.answered(sync),
+                }
+            }
+            assert_eq!(editor.text, host.doc.text(), "seed {seed}");
+            assert_eq!(session.text(), host.doc.text(), "seed {seed}");
+        }
+    }
+
     #[test]
     fn out_of_range_edits_make_nothing() {
         let doc = TextDoc::new(ReplicaId::from_u128(1));
