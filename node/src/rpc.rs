@@ -23,20 +23,23 @@
 //!   them even when remote edits cross them, and what it is told is exact;
 //! - [`anchor`]: `anchor/create`, `anchor/resolve` (positions that follow
 //!   the text, on every replica, across restarts);
-//! - [`file`]: `file/read_at` (a text file at a past version).
+//! - [`file`]: `file/read_at` (a text file at a past version);
+//! - [`presence`]: `presence/set`; notifications `presence/changed`
+//!   (others' selections, from this daemon's clients and its peers').
 //!
 //! Offsets are in the unit the client declares ([`encoding::Encoding`]:
 //! `"utf-16"` by default, `"utf-8"`, `"chars"`). The README's "Editor RPC"
 //! section is the method table.
 //!
-//! Not yet: presence (others' selections), streams and annotations (F18),
-//! and a `buffer/changed` that names the replicas whose edits it carries.
+//! Not yet: streams and annotations (F18), and a `buffer/changed` that
+//! names the replicas whose edits it carries.
 
 pub mod anchor;
 pub mod buffer;
 pub mod encoding;
 pub mod file;
 mod node;
+pub mod presence;
 pub mod stdio;
 
 use crate::control::{self, code, RpcError};
@@ -47,10 +50,11 @@ use memo_core::tree::TreeError;
 use memo_core::{TreeOp, WorkTree};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
+use tokio::sync::broadcast;
 
 /// One client's connection: the node, and what the client opened.
 #[derive(Debug)]
@@ -60,37 +64,57 @@ pub struct Connection {
     /// Open buffers by the path they were opened at. A buffer is shared
     /// with the node's task while a change runs on it.
     buffers: HashMap<String, Arc<Mutex<buffer::Buffer>>>,
+    /// This connection's id in presence messages (random).
+    client: u64,
+    /// The buffers this connection set selections in.
+    presented: HashSet<String>,
 }
 
 /// Serves one connection until the client goes away or the node stops.
 pub async fn serve(stream: UnixStream, node: NodeHandle, membership: Membership) {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    let mut version = node.watch_version();
-    let mut connection = Connection { node, membership, buffers: HashMap::new() };
-    let mut line = Vec::new();
-    loop {
-        let out = tokio::select! {
-            read = read_line(&mut reader, &mut line) => match read {
-                Ok(true) if line.len() > control::MAX_LINE => {
-                    let error = RpcError::new(code::INVALID_REQUEST, "request line too long");
-                    let _ = write.write_all(format!("{}\n", control::response(Value::Null, Err(error))).as_bytes()).await;
+    let mut client = [0; 8];
+    let _ = getrandom::getrandom(&mut client);
+    let client = u64::from_le_bytes(client);
+    let mut connection = Connection { node, membership, buffers: HashMap::new(), client, presented: HashSet::new() };
+    connection.run(stream).await;
+    connection.clear_presence().await;
+}
+
+impl Connection {
+    async fn run(&mut self, stream: UnixStream) {
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        let (mut version, mut presence) = (self.node.watch_version(), self.node.presence());
+        let mut line = Vec::new();
+        loop {
+            let out = tokio::select! {
+                read = read_line(&mut reader, &mut line) => match read {
+                    Ok(true) if line.len() > control::MAX_LINE => {
+                        let error = RpcError::new(code::INVALID_REQUEST, "request line too long");
+                        let answer = control::response(Value::Null, Err(error));
+                        let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
+                        return;
+                    }
+                    Ok(true) => self.answer(&std::mem::take(&mut line)).await.into_iter().collect(),
+                    Ok(false) | Err(_) => return,
+                },
+                changed = version.changed(), if self.subscribed() => match changed {
+                    Ok(()) => {
+                        version.borrow_and_update();
+                        self.notifications().await
+                    }
+                    Err(_) => return,
+                },
+                received = presence.recv(), if self.subscribed() => match received {
+                    Ok(presence) => self.presence_notifications(&presence),
+                    Err(broadcast::error::RecvError::Lagged(_)) => Vec::new(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            };
+            for message in out {
+                if write.write_all(format!("{message}\n").as_bytes()).await.is_err() {
                     return;
                 }
-                Ok(true) => connection.answer(&std::mem::take(&mut line)).await.into_iter().collect(),
-                Ok(false) | Err(_) => return,
-            },
-            changed = version.changed(), if connection.subscribed() => match changed {
-                Ok(()) => {
-                    version.borrow_and_update();
-                    connection.notifications().await
-                }
-                Err(_) => return,
-            },
-        };
-        for message in out {
-            if write.write_all(format!("{message}\n").as_bytes()).await.is_err() {
-                return;
             }
         }
     }
@@ -139,6 +163,7 @@ impl Connection {
             Some(("buffer", name)) => buffer::call(self, name, params).await,
             Some(("anchor", name)) => anchor::call(self, name, params).await,
             Some(("file", name)) => file::call(self, name, params).await,
+            Some(("presence", name)) => presence::call(self, name, params).await,
             _ => node::call(&self.node, &self.membership, method, params).await,
         }
         .map_err(|error| match error.code {

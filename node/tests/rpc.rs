@@ -2,7 +2,8 @@
 //! (malformed lines, requests without `jsonrpc`, unknown methods, bad
 //! params, out-of-range edits, clients that go away mid-stream), the
 //! methods at work (edit, undo, redo, anchors, the past), two daemons
-//! whose editors type into one file at once, and `memo rpc --stdio`.
+//! whose editors type into one file at once, selections shown to the
+//! others, and `memo rpc --stdio`.
 
 mod common;
 
@@ -145,19 +146,8 @@ fn a_client_that_goes_away_mid_stream_disturbs_no_one() {
 /// other and to each daemon's file, every keystroke there.
 #[test]
 fn editors_on_two_daemons_type_into_one_file_and_converge() {
-    let (a, b) = (WorkingCopy::new(), WorkingCopy::new());
-    a.share();
-    let _daemon_a = a.start_daemon();
-    b.join(&a.share());
-    let _daemon_b = b.start_daemon();
-
-    let mut alice = Editor::open(&a.socket(), "shared.txt");
-    alice.type_text(0, 0, "[]");
-    alice.settle();
-    let mut bob = open_when_there(&b.socket(), "shared.txt");
-    while bob.text() != "[]" {
-        bob.pump();
-    }
+    let pair = Pair::new();
+    let (mut alice, mut bob) = pair.editors("[]");
 
     for i in 0..40 {
         // Alice types inside the brackets, Bob after them; some edits
@@ -187,9 +177,77 @@ fn editors_on_two_daemons_type_into_one_file_and_converge() {
     }
     assert_eq!(alice.text(), bob.text());
     assert!(alice.text().starts_with("[a") && alice.text().contains("a]"), "{}", alice.text());
-    for copy in [&a, &b] {
+    for copy in [&pair.a, &pair.b] {
         let file = Client::connect(&copy.socket()).call("buffer/open", json!({ "path": "shared.txt" }));
         assert_eq!(file["text"], json!(alice.text()));
+    }
+}
+
+/// Alice selects "world"; Bob, on another daemon, and Carol, on hers, see
+/// it; it goes when Alice does.
+#[test]
+fn selections_reach_editors_on_this_daemon_and_its_peers() {
+    let pair = Pair::new();
+    let (mut alice, mut bob) = pair.editors("hello world");
+    let mut carol = Editor::open(&pair.a.socket(), "shared.txt");
+
+    // Presence is not caught up: until the daemons' link carries it, it
+    // is lost. Alice sets it again with every dot she types, and the dots
+    // keep Bob's and Carol's connections busy until it arrives.
+    let deadline = Instant::now() + PATIENCE;
+    while bob.presence.is_empty() || carol.presence.is_empty() {
+        assert!(Instant::now() < deadline, "no presence arrived");
+        alice.select(&[(6, 11)]);
+        let end = alice.text.len();
+        alice.type_text(end, end, ".");
+        alice.settle();
+        for editor in [&mut bob, &mut carol] {
+            while editor.text != alice.text {
+                editor.pump();
+            }
+        }
+    }
+    for seen in [&bob.presence[0], &carol.presence[0]] {
+        assert_eq!(seen["selections"], json!([{ "start": 6, "end": 11 }]), "{seen}");
+        assert_eq!(seen["path"], json!("shared.txt"));
+    }
+    assert!(alice.presence.is_empty(), "an editor is not shown its own selections");
+
+    drop(alice);
+    while bob.presence.last().unwrap()["selections"] != json!([]) {
+        bob.pump();
+    }
+}
+
+/// Two working copies joined by ticket, their daemons running.
+struct Pair {
+    /// First: the daemons stop before their directories go.
+    _daemons: [common::daemons::Daemon; 2],
+    a: WorkingCopy,
+    b: WorkingCopy,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let (a, b) = (WorkingCopy::new(), WorkingCopy::new());
+        a.share();
+        let daemon_a = a.start_daemon();
+        b.join(&a.share());
+        let daemon_b = b.start_daemon();
+        Pair { _daemons: [daemon_a, daemon_b], a, b }
+    }
+
+    /// Alice on A writes `text` into `shared.txt`; Bob on B opens it once
+    /// it has arrived.
+    fn editors(&self, text: &str) -> (Editor, Editor) {
+        let mut alice = Editor::open(&self.a.socket(), "shared.txt");
+        alice.type_text(0, 0, text);
+        alice.settle();
+        let mut bob = open_when_there(&self.b.socket(), "shared.txt");
+        while bob.text() != text {
+            bob.pump();
+        }
+        (alice, bob)
     }
 }
 

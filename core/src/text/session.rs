@@ -29,7 +29,7 @@
 //! Undo and redo ([`TextSession::undo`]) act on the session's own edits, a
 //! request at a time, and reach the editor as changes like any other.
 
-use super::{TextChange, TextCrdt, TextError, TextOp};
+use super::{Anchor, Bias, TextChange, TextCrdt, TextError, TextOp};
 use crate::id::{IdRange, LocalStamp};
 use crate::version::VersionVector;
 use std::collections::VecDeque;
@@ -201,6 +201,19 @@ impl TextSession {
         self.own.push(op.range());
         self.unacked.push_back((self.rev + 1, vec![op.clone()]));
         Some(op)
+    }
+
+    /// An anchor at `pos` of the editor's text (as
+    /// [`TextSession::client_text`]): where its user's cursor is, say.
+    pub fn anchor(&self, pos: usize, bias: Bias) -> Result<Anchor, TextError> {
+        self.client.anchor(pos, bias)
+    }
+
+    /// Where `anchor` stands in the text the editor has once it has applied
+    /// everything sent ([`TextSession::text`]); `None` if its character is
+    /// not there yet.
+    pub fn resolve(&self, anchor: &Anchor) -> Option<usize> {
+        self.sent.resolve(anchor)
     }
 
     /// The answer to the editor's latest request: the changes from its

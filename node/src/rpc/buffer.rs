@@ -36,9 +36,9 @@ use std::sync::{Arc, Mutex};
 /// An open buffer.
 #[derive(Debug)]
 pub struct Buffer {
-    file: EntryId,
-    session: TextSession,
-    encoding: Encoding,
+    pub(super) file: EntryId,
+    pub(super) session: TextSession,
+    pub(super) encoding: Encoding,
     pub(super) subscribed: bool,
 }
 
@@ -92,7 +92,7 @@ pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) 
 }
 
 impl Connection {
-    fn buffer(&self, path: &str) -> Result<&Arc<Mutex<Buffer>>, RpcError> {
+    pub(super) fn buffer(&self, path: &str) -> Result<&Arc<Mutex<Buffer>>, RpcError> {
         self.buffers.get(path).ok_or_else(|| not_open(path))
     }
 }

@@ -101,6 +101,8 @@ pub struct Editor {
     /// Requests sent and not answered, oldest first.
     waiting: VecDeque<u64>,
     aside: Vec<Value>,
+    /// The `presence/changed` notifications received, oldest first.
+    pub presence: Vec<Value>,
 }
 
 impl Editor {
@@ -116,6 +118,7 @@ impl Editor {
             rev: opened["rev"].as_u64().unwrap(),
             waiting: VecDeque::new(),
             aside: Vec::new(),
+            presence: Vec::new(),
         }
     }
 
@@ -148,6 +151,7 @@ impl Editor {
     pub fn pump(&mut self) {
         let message = self.client.notification();
         match message.get("id") {
+            None if message["method"] == "presence/changed" => self.presence.push(message["params"].clone()),
             None if self.waiting.is_empty() => self.notified(&message["params"]),
             None => self.aside.push(message["params"].clone()),
             Some(id) => {
@@ -171,6 +175,14 @@ impl Editor {
         assert_eq!(params["path"], json!(self.path));
         self.apply(&params["edits"]);
         self.rev = params["rev"].as_u64().unwrap();
+    }
+
+    /// Sets this editor's selections (UTF-16 ranges); no edit may be
+    /// unanswered.
+    pub fn select(&mut self, ranges: &[(usize, usize)]) {
+        assert!(self.waiting.is_empty(), "settle first");
+        let selections: Vec<Value> = ranges.iter().map(|(start, end)| json!({ "start": start, "end": end })).collect();
+        self.client.call("presence/set", json!({ "path": self.path, "selections": selections }));
     }
 
     /// Handles messages until every edit sent is answered.
