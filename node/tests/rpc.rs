@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::daemons::{memo_command, WorkingCopy};
-use common::editor::{Client, Editor};
+use common::daemons::{memo_command, Pair, WorkingCopy};
+use common::editor::{wait_for_file, Client, Editor};
 use common::PATIENCE;
 use memo_node::control::code;
 use serde_json::{json, Value};
@@ -147,7 +147,7 @@ fn a_client_that_goes_away_mid_stream_disturbs_no_one() {
 #[test]
 fn editors_on_two_daemons_type_into_one_file_and_converge() {
     let pair = Pair::new();
-    let (mut alice, mut bob) = pair.editors("[]");
+    let (mut alice, mut bob) = editors(&pair, "[]");
 
     for i in 0..40 {
         // Alice types inside the brackets, Bob after them; some edits
@@ -188,7 +188,7 @@ fn editors_on_two_daemons_type_into_one_file_and_converge() {
 #[test]
 fn selections_reach_editors_on_this_daemon_and_its_peers() {
     let pair = Pair::new();
-    let (mut alice, mut bob) = pair.editors("hello world");
+    let (mut alice, mut bob) = editors(&pair, "hello world");
     let mut carol = Editor::open(&pair.a.socket(), "shared.txt");
 
     // Presence is not caught up: until the daemons' link carries it, it
@@ -219,47 +219,18 @@ fn selections_reach_editors_on_this_daemon_and_its_peers() {
     }
 }
 
-/// Two working copies joined by ticket, their daemons running.
-struct Pair {
-    /// First: the daemons stop before their directories go.
-    _daemons: [common::daemons::Daemon; 2],
-    a: WorkingCopy,
-    b: WorkingCopy,
-}
-
-impl Pair {
-    fn new() -> Pair {
-        let (a, b) = (WorkingCopy::new(), WorkingCopy::new());
-        a.share();
-        let daemon_a = a.start_daemon();
-        b.join(&a.share());
-        let daemon_b = b.start_daemon();
-        Pair { _daemons: [daemon_a, daemon_b], a, b }
+/// Alice on A writes `text` into `shared.txt`; Bob on B opens it once it
+/// has arrived.
+fn editors(pair: &Pair, text: &str) -> (Editor, Editor) {
+    let mut alice = Editor::open(&pair.a.socket(), "shared.txt");
+    alice.type_text(0, 0, text);
+    alice.settle();
+    wait_for_file(&pair.b.socket(), "shared.txt");
+    let mut bob = Editor::open(&pair.b.socket(), "shared.txt");
+    while bob.text() != text {
+        bob.pump();
     }
-
-    /// Alice on A writes `text` into `shared.txt`; Bob on B opens it once
-    /// it has arrived.
-    fn editors(&self, text: &str) -> (Editor, Editor) {
-        let mut alice = Editor::open(&self.a.socket(), "shared.txt");
-        alice.type_text(0, 0, text);
-        alice.settle();
-        let mut bob = open_when_there(&self.b.socket(), "shared.txt");
-        while bob.text() != text {
-            bob.pump();
-        }
-        (alice, bob)
-    }
-}
-
-/// Opens `path` on a daemon once it has the file (it comes from a peer).
-fn open_when_there(socket: &std::path::Path, path: &str) -> Editor {
-    let deadline = Instant::now() + PATIENCE;
-    let mut client = Client::connect(socket);
-    while client.request("buffer/open", json!({ "path": path })).get("error").is_some() {
-        assert!(Instant::now() < deadline, "{path} never arrived");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Editor::open(socket, path)
+    (alice, bob)
 }
 
 #[test]

@@ -58,6 +58,25 @@ impl WorkingCopy {
     }
 }
 
+/// Two working copies joined by ticket, their daemons running.
+pub struct Pair {
+    /// First: the daemons stop before their directories go.
+    _daemons: [Daemon; 2],
+    pub a: WorkingCopy,
+    pub b: WorkingCopy,
+}
+
+impl Pair {
+    pub fn new() -> Pair {
+        let (a, b) = (WorkingCopy::new(), WorkingCopy::new());
+        a.share();
+        let daemon_a = a.start_daemon();
+        b.join(&a.share());
+        let daemon_b = b.start_daemon();
+        Pair { _daemons: [daemon_a, daemon_b], a, b }
+    }
+}
+
 /// `memo` run in `dir`, on loopback, without mDNS, catching up every second.
 pub fn memo_command(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));

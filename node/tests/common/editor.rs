@@ -192,3 +192,14 @@ impl Editor {
         }
     }
 }
+
+/// Waits until the daemon at `socket` has the file `path` (it comes from
+/// a peer).
+pub fn wait_for_file(socket: &Path, path: &str) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut client = Client::connect(socket);
+    while client.request("buffer/open", json!({ "path": path })).get("error").is_some() {
+        assert!(std::time::Instant::now() < deadline, "{path} never arrived");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
