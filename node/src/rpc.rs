@@ -25,22 +25,29 @@
 //!   the text, on every replica, across restarts);
 //! - [`file`]: `file/read_at` (a text file at a past version);
 //! - [`presence`]: `presence/set`; notifications `presence/changed`
-//!   (others' selections, from this daemon's clients and its peers').
+//!   (others' selections, from this daemon's clients and its peers');
+//! - [`annotation`]: `annotation/set`, `annotation/list`; notifications
+//!   `annotation/changed` (diagnostics held by anchors);
+//! - [`stream`]: `stream/publish`, `stream/follow`, `stream/unfollow`;
+//!   notifications `stream/data` (test output, a shared terminal).
 //!
 //! Offsets are in the unit the client declares ([`encoding::Encoding`]:
 //! `"utf-16"` by default, `"utf-8"`, `"chars"`). The README's "Editor RPC"
 //! section is the method table.
 //!
-//! Not yet: streams and annotations (F18), and a `buffer/changed` that
-//! names the replicas whose edits it carries.
+//! Presence, annotations and streams are ephemeral (see [`presence`]).
+//! Not yet: a `buffer/changed` that names the replicas whose edits it
+//! carries; annotations and streams kept for those who come later.
 
 pub mod anchor;
+pub mod annotation;
 pub mod buffer;
 pub mod encoding;
 pub mod file;
 mod node;
 pub mod presence;
 pub mod stdio;
+pub mod stream;
 
 use crate::control::{self, code, RpcError};
 use crate::membership::Membership;
@@ -68,6 +75,10 @@ pub struct Connection {
     client: u64,
     /// The buffers this connection set selections in.
     presented: HashSet<String>,
+    /// Annotations this connection set or received.
+    annotations: annotation::Known,
+    /// The streams it follows.
+    following: HashSet<String>,
 }
 
 /// Serves one connection until the client goes away or the node stops.
@@ -75,7 +86,15 @@ pub async fn serve(stream: UnixStream, node: NodeHandle, membership: Membership)
     let mut client = [0; 8];
     let _ = getrandom::getrandom(&mut client);
     let client = u64::from_le_bytes(client);
-    let mut connection = Connection { node, membership, buffers: HashMap::new(), client, presented: HashSet::new() };
+    let mut connection = Connection {
+        node,
+        membership,
+        buffers: HashMap::new(),
+        client,
+        presented: HashSet::new(),
+        annotations: annotation::Known::new(),
+        following: HashSet::new(),
+    };
     connection.run(stream).await;
     connection.clear_presence().await;
 }
@@ -105,7 +124,7 @@ impl Connection {
                     }
                     Err(_) => return,
                 },
-                received = presence.recv(), if self.subscribed() => match received {
+                received = presence.recv(), if self.subscribed() || !self.following.is_empty() => match received {
                     Ok(presence) => self.presence_notifications(&presence),
                     Err(broadcast::error::RecvError::Lagged(_)) => Vec::new(),
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -164,6 +183,8 @@ impl Connection {
             Some(("anchor", name)) => anchor::call(self, name, params).await,
             Some(("file", name)) => file::call(self, name, params).await,
             Some(("presence", name)) => presence::call(self, name, params).await,
+            Some(("annotation", name)) => annotation::call(self, name, params).await,
+            Some(("stream", name)) => stream::call(self, name, params).await,
             _ => node::call(&self.node, &self.membership, method, params).await,
         }
         .map_err(|error| match error.code {

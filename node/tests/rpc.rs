@@ -195,7 +195,8 @@ fn selections_reach_editors_on_this_daemon_and_its_peers() {
     // is lost. Alice sets it again with every dot she types, and the dots
     // keep Bob's and Carol's connections busy until it arrives.
     let deadline = Instant::now() + PATIENCE;
-    while bob.presence.is_empty() || carol.presence.is_empty() {
+    let seen = |editor: &Editor| editor.notes_of("presence/changed").into_iter().cloned().collect::<Vec<_>>();
+    while seen(&bob).is_empty() || seen(&carol).is_empty() {
         assert!(Instant::now() < deadline, "no presence arrived");
         alice.select(&[(6, 11)]);
         let end = alice.text.len();
@@ -207,16 +208,62 @@ fn selections_reach_editors_on_this_daemon_and_its_peers() {
             }
         }
     }
-    for seen in [&bob.presence[0], &carol.presence[0]] {
+    for seen in [&seen(&bob)[0], &seen(&carol)[0]] {
         assert_eq!(seen["selections"], json!([{ "start": 6, "end": 11 }]), "{seen}");
         assert_eq!(seen["path"], json!("shared.txt"));
     }
-    assert!(alice.presence.is_empty(), "an editor is not shown its own selections");
+    assert!(seen(&alice).is_empty(), "an editor is not shown its own selections");
 
     drop(alice);
-    while bob.presence.last().unwrap()["selections"] != json!([]) {
+    while seen(&bob).last().unwrap()["selections"] != json!([]) {
         bob.pump();
     }
+}
+
+/// A linter on A marks `z` as an error, and a test runner on A streams
+/// its output: Bob on B sees the diagnostic, which stays on `z` while
+/// Alice edits before it, and a follower on B gets the output.
+#[test]
+fn annotations_stay_on_their_text_and_streams_reach_followers() {
+    let pair = Pair::new();
+    let (mut alice, mut bob) = editors(&pair, "let y = z;");
+    let mut linter = Client::connect(&pair.a.socket());
+    linter.call("buffer/open", json!({ "path": "shared.txt" }));
+    let mut follower = Client::connect(&pair.b.socket());
+    follower.call("stream/follow", json!({ "name": "tests" }));
+    let diagnostic = json!({ "range": { "start": 8, "end": 9 }, "severity": "error", "message": "z is not defined" });
+
+    // Ephemeral, like presence: published again with each dot Alice types
+    // until the daemons' link carries it.
+    let deadline = Instant::now() + PATIENCE;
+    while bob.notes_of("annotation/changed").is_empty() {
+        assert!(Instant::now() < deadline, "no annotation arrived");
+        let annotations = json!({ "path": "shared.txt", "source": "lint", "annotations": [diagnostic] });
+        linter.call("annotation/set", annotations);
+        linter.call("stream/publish", json!({ "name": "tests", "data": "test a ... ok\n" }));
+        let end = alice.text.len();
+        alice.type_text(end, end, ".");
+        alice.settle();
+        while bob.text != alice.text {
+            bob.pump();
+        }
+    }
+    let changed = bob.notes_of("annotation/changed")[0].clone();
+    assert_eq!((&changed["source"], &changed["annotations"][0]), (&json!("lint"), &diagnostic));
+
+    alice.type_text(0, 0, "  ");
+    alice.settle();
+    while bob.text != alice.text {
+        bob.pump();
+    }
+    let listed = bob.client.call("annotation/list", json!({ "path": "shared.txt" }));
+    assert_eq!(listed["annotations"][0]["range"], json!({ "start": 10, "end": 11 }), "{listed}");
+    assert_eq!(listed["annotations"][0]["message"], json!("z is not defined"));
+
+    let data = follower.notification();
+    assert_eq!((&data["method"], &data["params"]["data"]), (&json!("stream/data"), &json!("test a ... ok\n")));
+    let (code, _) = linter.error("stream/publish", json!({ "name": "tests", "data": "x".repeat(9000) }));
+    assert_eq!(code, code::INVALID_PARAMS);
 }
 
 /// Alice on A writes `text` into `shared.txt`; Bob on B opens it once it

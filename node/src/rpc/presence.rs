@@ -21,7 +21,7 @@
 use super::encoding::{self, Encoding, Range};
 use super::{lock, no_method, params, stopped, Connection};
 use crate::control::{code, RpcError};
-use crate::net::Presence;
+use crate::net::{Presence, MAX_PRESENCE};
 use memo_core::text::{Anchor, Bias, Edit};
 use memo_core::tree::EntryId;
 use serde::{Deserialize, Serialize};
@@ -37,13 +37,23 @@ struct Set {
     encoding: Option<Encoding>,
 }
 
-/// A presence message on the wire (JSON).
+/// An ephemeral message on the presence topic (JSON): selections here,
+/// annotations ([`super::annotation`]) and stream data ([`super::stream`]).
+/// `client` names the connection that sent it, unique within its daemon.
 #[derive(Serialize, Deserialize)]
-struct Wire {
-    /// The connection that set it, unique within its daemon.
-    client: u64,
-    file: EntryId,
-    selections: Vec<(Anchor, Anchor)>,
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(super) enum Wire {
+    Selections { client: u64, file: EntryId, selections: Vec<(Anchor, Anchor)> },
+    Annotations { client: u64, file: EntryId, source: String, items: Vec<super::annotation::Item> },
+    Stream { client: u64, name: String, data: String },
+}
+
+impl Wire {
+    fn client(&self) -> u64 {
+        match self {
+            Wire::Selections { client, .. } | Wire::Annotations { client, .. } | Wire::Stream { client, .. } => *client,
+        }
+    }
 }
 
 pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) -> Result<Value, RpcError> {
@@ -73,47 +83,70 @@ async fn set(connection: &mut Connection, Set { path, selections, encoding }: Se
             let anchor = |pos| buffer.session.anchor(pos, Bias::Right).expect("checked above");
             anchors.push((anchor(start), anchor(end)));
         }
-        Wire { client: connection.client, file: buffer.file, selections: anchors }
+        Wire::Selections { client: connection.client, file: buffer.file, selections: anchors }
     };
     connection.presented.insert(path);
     publish(connection, &wire).await?;
     Ok(json!({}))
 }
 
-async fn publish(connection: &Connection, wire: &Wire) -> Result<(), RpcError> {
+/// Sends `wire` to this daemon's other connections and to its peers'.
+pub(super) async fn publish(connection: &Connection, wire: &Wire) -> Result<(), RpcError> {
     let data = serde_json::to_vec(wire).expect("presence serializes");
+    if data.len() > MAX_PRESENCE {
+        let message = format!("{} bytes are more than one message carries ({MAX_PRESENCE})", data.len());
+        return Err(RpcError::new(code::INVALID_PARAMS, message));
+    }
     connection.node.publish_presence(data).await.map_err(stopped)
 }
 
 impl Connection {
-    /// The `presence/changed` notifications of `presence` for the
-    /// subscribed buffers of its file (none for this connection's own).
-    pub(super) fn presence_notifications(&self, presence: &Presence) -> Vec<Value> {
+    /// The notifications of an ephemeral message, for this connection
+    /// (none of its own).
+    pub(super) fn presence_notifications(&mut self, presence: &Presence) -> Vec<Value> {
         let Ok(wire) = serde_json::from_slice::<Wire>(&presence.data) else {
             tracing::debug!(from = %presence.from, "presence that does not decode: dropped");
             return Vec::new();
         };
-        if wire.selections.len() > MAX_SELECTIONS
-            || (presence.from == self.node.peer_id() && wire.client == self.client)
-        {
+        if presence.from == self.node.peer_id() && wire.client() == self.client {
+            return Vec::new();
+        }
+        let peer = presence.from.to_string();
+        match wire {
+            Wire::Selections { client, file, selections } => self.selections_changed(&peer, client, file, &selections),
+            Wire::Annotations { client, file, source, items } => {
+                self.annotations_changed(&peer, client, file, source, items)
+            }
+            Wire::Stream { name, data, .. } => self.stream_data(&peer, name, data),
+        }
+    }
+
+    /// The `presence/changed` notifications of others' selections in
+    /// `file`, for the buffers subscribed to it.
+    fn selections_changed(
+        &self,
+        peer: &str,
+        client: u64,
+        file: EntryId,
+        selections: &[(Anchor, Anchor)],
+    ) -> Vec<Value> {
+        if selections.len() > MAX_SELECTIONS {
             return Vec::new();
         }
         let mut out = Vec::new();
         for (path, buffer) in &self.buffers {
             let buffer = lock(buffer);
-            if !buffer.subscribed || buffer.file != wire.file {
+            if !buffer.subscribed || buffer.file != file {
                 continue;
             }
             let text = buffer.session.text();
             let offset = |anchor| buffer.session.resolve(anchor).map(|pos| buffer.encoding.from_char(&text, pos));
-            let selections: Vec<Range> = wire
-                .selections
+            let selections: Vec<Range> = selections
                 .iter()
                 .filter_map(|(start, end)| Some(Range { start: offset(start)?, end: offset(end)? }))
                 .collect();
             let params = json!({
-                "path": path, "peer": presence.from.to_string(), "client": wire.client,
-                "rev": buffer.session.rev(), "selections": selections,
+                "path": path, "peer": peer, "client": client, "rev": buffer.session.rev(), "selections": selections,
             });
             out.push(json!({ "jsonrpc": "2.0", "method": "presence/changed", "params": params }));
         }
@@ -124,7 +157,7 @@ impl Connection {
     pub(super) async fn clear_presence(&mut self) {
         for path in std::mem::take(&mut self.presented) {
             let Some(buffer) = self.buffers.get(&path) else { continue };
-            let wire = Wire { client: self.client, file: lock(buffer).file, selections: Vec::new() };
+            let wire = Wire::Selections { client: self.client, file: lock(buffer).file, selections: Vec::new() };
             let _ = publish(self, &wire).await;
         }
     }

@@ -101,8 +101,9 @@ pub struct Editor {
     /// Requests sent and not answered, oldest first.
     waiting: VecDeque<u64>,
     aside: Vec<Value>,
-    /// The `presence/changed` notifications received, oldest first.
-    pub presence: Vec<Value>,
+    /// The notifications other than `buffer/changed` received, oldest
+    /// first (presence, annotations).
+    pub notes: Vec<Value>,
 }
 
 impl Editor {
@@ -118,7 +119,7 @@ impl Editor {
             rev: opened["rev"].as_u64().unwrap(),
             waiting: VecDeque::new(),
             aside: Vec::new(),
-            presence: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -151,7 +152,7 @@ impl Editor {
     pub fn pump(&mut self) {
         let message = self.client.notification();
         match message.get("id") {
-            None if message["method"] == "presence/changed" => self.presence.push(message["params"].clone()),
+            None if message["method"] != "buffer/changed" => self.notes.push(message),
             None if self.waiting.is_empty() => self.notified(&message["params"]),
             None => self.aside.push(message["params"].clone()),
             Some(id) => {
@@ -183,6 +184,11 @@ impl Editor {
         assert!(self.waiting.is_empty(), "settle first");
         let selections: Vec<Value> = ranges.iter().map(|(start, end)| json!({ "start": start, "end": end })).collect();
         self.client.call("presence/set", json!({ "path": self.path, "selections": selections }));
+    }
+
+    /// The params of the notes of `method` received.
+    pub fn notes_of(&self, method: &str) -> Vec<&Value> {
+        self.notes.iter().filter(|n| n["method"] == method).map(|n| &n["params"]).collect()
     }
 
     /// Handles messages until every edit sent is answered.
