@@ -79,6 +79,9 @@ fn out_of_range_edits_are_refused_whole_and_name_the_range() {
     }
     let (code, message) = client.error("buffer/edit", json!({ "path": "a.txt", "rev": 9, "edits": [] }));
     assert!(code == code::INVALID_PARAMS && message.contains("revision 9"), "{message}");
+    let (code, message) = client.error("buffer/ack", json!({ "path": "a.txt", "rev": 9 }));
+    assert!(code == code::INVALID_PARAMS && message.contains("revision 9"), "{message}");
+    assert_eq!(client.call("buffer/ack", json!({ "path": "a.txt", "rev": 0 })), json!({}));
     let text = client.call("buffer/open", json!({ "path": "a.txt" }))["text"].clone();
     assert_eq!(text, json!("a𝄞b"), "nothing of the refused edits landed");
 }

@@ -47,6 +47,8 @@ local function changed(state, params)
   end
   apply(state, params.edits)
   state.rev = params.rev
+  -- The daemon keeps what we have not acknowledged: say we have it.
+  state.rpc.notify('buffer/ack', { path = state.path, rev = state.rev })
 end
 
 local function answered(state, err, result)

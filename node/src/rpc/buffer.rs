@@ -20,6 +20,10 @@
 //! - `undo {path, rev}`, `redo {path, rev}` → `{rev, edits, done}`: undo
 //!   (redo) this buffer's latest edit request; `done` is false when there
 //!   is nothing to undo (redo).
+//! - `ack {path, rev}` → `{}`: the buffer has applied everything up to
+//!   `rev`. Edits say so already; a client that only reads sends it now
+//!   and then (a JSON-RPC notification will do), or what the daemon keeps
+//!   for it grows with every change it is sent.
 //! - `close {path}` → `{}`.
 
 use super::encoding::{self, Encoding, WireEdit};
@@ -59,6 +63,7 @@ struct Edit {
     encoding: Option<Encoding>,
 }
 
+/// The params of `undo`, `redo` and `ack`.
 #[derive(Deserialize)]
 struct Undo {
     path: String,
@@ -82,6 +87,11 @@ pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) 
             Ok(json!({ "rev": buffer.session.rev() }))
         }
         "undo" | "redo" => undo(connection, params(&method, value)?, name == "redo").await,
+        "ack" => {
+            let Undo { path, rev } = params(&method, value)?;
+            acknowledge(&mut lock(connection.buffer(&path)?), rev)?;
+            Ok(json!({}))
+        }
         "close" => {
             let Path { path } = params(&method, value)?;
             connection.buffers.remove(&path).ok_or_else(|| not_open(&path))?;
@@ -135,7 +145,7 @@ async fn edit(connection: &mut Connection, request: Edit) -> Result<Value, RpcEr
     let buffer = connection.buffer(&request.path)?.clone();
     let (file, edits, encoding) = {
         let mut buffer = lock(&buffer);
-        buffer.session.acknowledge(request.rev).map_err(|e| RpcError::new(code::INVALID_PARAMS, e.to_string()))?;
+        acknowledge(&mut buffer, request.rev)?;
         let encoding = request.encoding.unwrap_or(buffer.encoding);
         let edits = encoding::to_chars(&buffer.session.client_text(), &request.edits, encoding)?;
         (buffer.file, edits, encoding)
@@ -154,7 +164,7 @@ async fn undo(connection: &mut Connection, Undo { path, rev }: Undo, redo: bool)
     let buffer = connection.buffer(&path)?.clone();
     let (file, encoding) = {
         let mut buffer = lock(&buffer);
-        buffer.session.acknowledge(rev).map_err(|e| RpcError::new(code::INVALID_PARAMS, e.to_string()))?;
+        acknowledge(&mut buffer, rev)?;
         (buffer.file, buffer.encoding)
     };
     let shared = buffer.clone();
@@ -169,6 +179,10 @@ async fn undo(connection: &mut Connection, Undo { path, rev }: Undo, redo: bool)
     let mut answer = answer(reply, encoding);
     answer["done"] = json!(done);
     Ok(answer)
+}
+
+fn acknowledge(buffer: &mut Buffer, rev: u64) -> Result<(), RpcError> {
+    buffer.session.acknowledge(rev).map_err(|e| RpcError::new(code::INVALID_PARAMS, e.to_string()))
 }
 
 fn answer(sync: Sync, encoding: Encoding) -> Value {

@@ -10,8 +10,9 @@
 //!   revision `rev` (or, once it applied everything sent, its text);
 //!   selections whose text has not arrived yet are left out.
 //!
-//! Selections travel as anchors (right-biased: they move with text typed at
-//! them), so they land on the same characters on every replica. Presence
+//! Selections travel as anchors, so they land on the same characters on
+//! every replica: a cursor moves with text typed at it; a selection keeps
+//! to its text (what is typed at its edges stays outside). Presence
 //! is ephemeral: gossiped on the working copy's presence topic
 //! ([`crate::net::presence_topic_for`]), never stored nor caught up. A
 //! connection that ends clears its selections; an editor whose daemon
@@ -80,8 +81,9 @@ async fn set(connection: &mut Connection, Set { path, selections, encoding }: Se
             let edit = encoding::WireEdit { range, text: String::new() };
             let [Edit { start, end, .. }] =
                 <[Edit; 1]>::try_from(encoding::to_chars(&text, &[edit], encoding)?).expect("one edit in, one out");
-            let anchor = |pos| buffer.session.anchor(pos, Bias::Right).expect("checked above");
-            anchors.push((anchor(start), anchor(end)));
+            let anchor = |pos, bias| buffer.session.anchor(pos, bias).expect("checked above");
+            let end_bias = if start == end { Bias::Right } else { Bias::Left };
+            anchors.push((anchor(start, Bias::Right), anchor(end, end_bias)));
         }
         Wire::Selections { client: connection.client, file: buffer.file, selections: anchors }
     };
@@ -143,7 +145,10 @@ impl Connection {
             let offset = |anchor| buffer.session.resolve(anchor).map(|pos| buffer.encoding.from_char(&text, pos));
             let selections: Vec<Range> = selections
                 .iter()
-                .filter_map(|(start, end)| Some(Range { start: offset(start)?, end: offset(end)? }))
+                .filter_map(|(start, end)| {
+                    let start = offset(start)?;
+                    Some(Range { start, end: offset(end)?.max(start) })
+                })
                 .collect();
             let params = json!({
                 "path": path, "peer": peer, "client": client, "rev": buffer.session.rev(), "selections": selections,
