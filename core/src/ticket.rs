@@ -4,9 +4,9 @@
 //!
 //! A ticket carries the working copy's id (its gossip topic derives from
 //! it), its name (for people), its secret (which makes the holder a
-//! member: treat a ticket like a password) and the addresses where the
-//! sharing node listens (none is fine: peers on a LAN find each other by
-//! mDNS).
+//! member: treat a ticket like a password), the Git commit it stands on,
+//! and the addresses where the sharing node listens (none is fine: peers
+//! on a LAN find each other by mDNS).
 //!
 //! The text is `memo` followed by RFC 4648 base32 (lower case, no
 //! padding) of: a version byte (1), the postcard encoding of [`Ticket`],
@@ -48,6 +48,9 @@ pub struct Ticket {
     pub name: String,
     /// The members' shared secret.
     pub secret: [u8; 32],
+    /// The Git commit the working copy stands on (its object id: 20 bytes
+    /// for SHA-1, 32 for SHA-256); empty before the first commit.
+    pub base: Vec<u8>,
     /// Where the sharing node listens: binary multiaddrs (libp2p's
     /// encoding), each ending in the node's `/p2p/<peer id>`.
     pub addresses: Vec<Vec<u8>>,
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Ticket {
             .field("working_copy", &self.working_copy)
             .field("name", &self.name)
             .field("secret", &"..")
+            .field("base", &self.base.iter().map(|b| format!("{b:02x}")).collect::<String>())
             .field("addresses", &self.addresses.len())
             .finish()
     }
@@ -137,6 +141,9 @@ impl Ticket {
         if self.name.len() > MAX_NAME_LEN {
             return Err(TicketError::Malformed("name too long"));
         }
+        if ![0, 20, 32].contains(&self.base.len()) {
+            return Err(TicketError::Malformed("the base is not a Git object id"));
+        }
         if self.addresses.len() > MAX_ADDRESSES {
             return Err(TicketError::Malformed("too many addresses"));
         }
@@ -196,6 +203,7 @@ mod tests {
             working_copy: [3; 16],
             name: "memo".to_string(),
             secret: [9; 32],
+            base: vec![1; 20],
             addresses: vec![vec![4, 127, 0, 0, 1, 6, 0x1f, 0x90]],
         }
     }

@@ -9,18 +9,20 @@
 //! SIGTERM it shuts the node down cleanly (a snapshot) and removes its
 //! socket.
 //!
-//! The working copy on disk (the watcher) and the Git base come with
-//! their issues: for now the replica stands on an empty base, and changes
-//! come from peers and from the control socket.
+//! The replica stands on the working copy's base commit ([`GitBase`]; an
+//! empty base before the first commit). The working copy on disk (the
+//! watcher) comes with its issue: for now changes come from peers and from
+//! the control socket.
 
 use crate::control;
+use crate::git::{self, GitBase, GitError};
 use crate::location::NodePaths;
 use crate::membership::{Membership, MembershipError};
 use crate::net::{self, NetError, Node, NodeConfig, NodeHandle};
 use crate::{RecoveryError, Replica};
 use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
-use memo_core::tree::EmptyBase;
+use memo_core::tree::{BaseSnapshot, EmptyBase};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +49,10 @@ pub enum DaemonError {
     Recovery(#[from] RecoveryError),
     #[error(transparent)]
     Net(#[from] NetError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("the working copy's base commit: {0}")]
+    Base(String),
     #[error("control socket {path}: {source}")]
     Socket { path: PathBuf, source: std::io::Error },
 }
@@ -99,7 +105,8 @@ async fn start(paths: &NodePaths, options: &DaemonOptions, membership: &mut Memb
         (_, last) if !last.is_empty() => last.clone(),
         _ => default.clone(),
     };
-    let open = || Replica::open(&paths.store, Arc::new(EmptyBase));
+    let base = base_of(paths, membership)?;
+    let open = || Replica::open(&paths.store, base.clone());
     let node = match Node::start(open()?, configure(wanted.clone())).await {
         Ok(node) => node,
         // The port of last time is taken: any port will do.
@@ -120,6 +127,21 @@ async fn start(paths: &NodePaths, options: &DaemonOptions, membership: &mut Memb
         }
     }
     Ok(node)
+}
+
+/// The working copy's base: the commit its membership names, read from
+/// this clone's repository. (Following HEAD when it moves is issue 7's:
+/// until then a moved HEAD is reported, and the base stays.)
+fn base_of(paths: &NodePaths, membership: &Membership) -> Result<Arc<dyn BaseSnapshot>, DaemonError> {
+    if membership.base.is_empty() {
+        return Ok(Arc::new(EmptyBase));
+    }
+    let commit = git2::Oid::from_bytes(&membership.base).map_err(|e| DaemonError::Base(e.to_string()))?;
+    let head = git::head_commit(&paths.working_copy)?;
+    if head != Some(commit) {
+        tracing::warn!(base = %commit, ?head, "HEAD is not the working copy's base: commits and checkouts are not followed yet");
+    }
+    Ok(Arc::new(GitBase::open(&paths.working_copy, commit)?))
 }
 
 /// `wanted` with each port 0 replaced by the port the node got.

@@ -4,21 +4,27 @@
 //! - [`store`]: the durable operation store (RocksDB), written before
 //!   anything else sees an operation;
 //! - [`replica`]: start-up, a working copy's replica rebuilt from its store;
-//! - [`net`]: the network (libp2p gossipsub of live operations; the rest
-//!   of issue 5 is listed there);
+//! - [`net`]: the network: libp2p gossipsub of live operations, discovery
+//!   (addresses, mDNS), access control, bounds, and the [`net::Node`] task;
 //! - [`catchup`]: the anti-entropy protocol by which nodes fetch the
 //!   operations they lack;
 //! - [`strikes`]: peers that keep sending garbage, counted and banned;
-//! - [`location`]: where a working copy's store lives (`.git/memo/store`
-//!   by default);
-//! - [`daemon`] runs a working copy's node; [`control`] is its socket's
-//!   wire format and [`rpc`] its methods, the editor RPC among them.
-//!
-//! The file watcher and Git land with their issues.
+//! - [`disk`]: the working copy on disk kept in step with the replica
+//!   (ingestion of local changes, safe writes of remote ones, the watcher,
+//!   `.gitignore`);
+//! - [`git`]: the commit a working copy stands on, as the tree's base;
+//! - [`membership`]: which working copy a clone belongs to, its secret,
+//!   where its peers were seen; tickets carry it between machines;
+//! - [`daemon`]: one working copy's node, run by `memo daemon`, and
+//!   [`control`], the socket through which `memo` talks to it, whose
+//!   methods are in [`rpc`], the editor RPC among them;
+//! - [`location`]: where a node keeps its files (`.git/memo/` by default).
 
 pub mod catchup;
 pub mod control;
 pub mod daemon;
+pub mod disk;
+pub mod git;
 pub mod location;
 pub mod membership;
 pub mod net;

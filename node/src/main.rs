@@ -275,7 +275,8 @@ fn share(paths: &NodePaths, name: Option<String>, start: &Start) -> Result<(), F
         Some(existing) => existing,
         None => {
             let name = name.unwrap_or_else(|| directory_name(&paths.working_copy));
-            let created = Membership::create(&name);
+            let base = memo_node::git::head_commit(&paths.working_copy)?;
+            let created = Membership::create(&name, base.map(|oid| oid.as_bytes().to_vec()).unwrap_or_default());
             created.save(&paths.membership)?;
             created
         }
@@ -307,6 +308,16 @@ fn share(paths: &NodePaths, name: Option<String>, start: &Start) -> Result<(), F
 fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
     let ticket = memo_core::ticket::Ticket::decode(text).map_err(|e| Failure::Usage(e.to_string()))?;
     let theirs = Membership::from_ticket(&ticket)?;
+    let head = memo_node::git::head_commit(&paths.working_copy)?.map(|oid| oid.as_bytes().to_vec()).unwrap_or_default();
+    if head != theirs.base {
+        return Err(format_failure(format!(
+            "this clone is at {}, but the working copy stands on {}: fetch and check out that commit first \
+             (e.g. `git fetch origin && git checkout --detach {}`), then join again",
+            commit_name(&head),
+            commit_name(&theirs.base),
+            commit_name(&theirs.base),
+        )));
+    }
     let joined = match Membership::load(&paths.membership)? {
         Some(ours) if ours.working_copy != theirs.working_copy => {
             return Err(memo_node::membership::MembershipError::Other {
@@ -335,6 +346,14 @@ fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
         eprintln!("Joined \"{}\". `memo status` shows the peers and how far apart you are.", joined.name);
     }
     Ok(())
+}
+
+/// A commit's id as Git prints it; "no commit" for none.
+fn commit_name(id: &[u8]) -> String {
+    match id.is_empty() {
+        true => "no commit".into(),
+        false => id.iter().map(|b| format!("{b:02x}")).collect(),
+    }
 }
 
 fn directory_name(path: &Path) -> String {

@@ -45,6 +45,9 @@ pub struct Membership {
     /// Its name, for people.
     pub name: String,
     pub secret: WorkingCopySecret,
+    /// The Git commit the working copy stands on (its object id); empty
+    /// before the first commit.
+    pub base: Vec<u8>,
     /// Where peers were last seen (from the ticket, then as learned):
     /// dialed when the daemon starts.
     pub peers: Vec<Multiaddr>,
@@ -60,14 +63,17 @@ struct File {
     name: String,
     secret: String,
     #[serde(default)]
+    base: String,
+    #[serde(default)]
     peers: Vec<String>,
     #[serde(default)]
     listen: Vec<String>,
 }
 
 impl Membership {
-    /// A new working copy named `name`: a random id and secret.
-    pub fn create(name: &str) -> Membership {
+    /// A new working copy named `name` on commit `base`: a random id and
+    /// secret.
+    pub fn create(name: &str, base: Vec<u8>) -> Membership {
         let mut id = [0u8; 16];
         let mut secret = [0u8; 32];
         getrandom::getrandom(&mut id).expect("the operating system's random source");
@@ -76,6 +82,7 @@ impl Membership {
             working_copy: id,
             name: name.to_string(),
             secret: WorkingCopySecret::new(secret),
+            base,
             peers: Vec::new(),
             listen: Vec::new(),
         }
@@ -92,6 +99,7 @@ impl Membership {
             working_copy: ticket.working_copy,
             name: ticket.name.clone(),
             secret: WorkingCopySecret::new(ticket.secret),
+            base: ticket.base.clone(),
             peers,
             listen: Vec::new(),
         })
@@ -104,6 +112,7 @@ impl Membership {
             working_copy: self.working_copy,
             name: self.name.clone(),
             secret: *self.secret.as_bytes(),
+            base: self.base.clone(),
             addresses: addresses.iter().take(MAX_ADDRESSES).map(|a| a.to_vec()).collect(),
         }
     }
@@ -137,6 +146,7 @@ impl Membership {
         let file: File = serde_json::from_str(&text).map_err(|e| damaged(e.to_string()))?;
         let working_copy = unhex(&file.working_copy).ok_or_else(|| damaged("bad working_copy".into()))?;
         let secret = unhex(&file.secret).ok_or_else(|| damaged("bad secret".into()))?;
+        let base = unhex_any(&file.base).ok_or_else(|| damaged("bad base".into()))?;
         let addresses = |list: Vec<String>| -> Result<Vec<Multiaddr>, MembershipError> {
             list.iter().map(|a| a.parse().map_err(|_| damaged(format!("bad address {a}")))).collect()
         };
@@ -144,6 +154,7 @@ impl Membership {
             working_copy,
             name: file.name,
             secret: WorkingCopySecret::new(secret),
+            base,
             peers: addresses(file.peers)?,
             listen: addresses(file.listen)?,
         }))
@@ -157,6 +168,7 @@ impl Membership {
             working_copy: self.id_hex(),
             name: self.name.clone(),
             secret: hex(self.secret.as_bytes()),
+            base: hex(&self.base),
             peers: self.peers.iter().map(ToString::to_string).collect(),
             listen: self.listen.iter().map(ToString::to_string).collect(),
         };
@@ -180,15 +192,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.is_ascii() {
+/// Hex of any even length.
+fn unhex_any(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 || !text.is_ascii() {
         return None;
     }
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    (0..bytes.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+/// Hex of exactly `N` bytes.
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    unhex_any(text)?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -200,7 +215,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("memo/membership.json");
         assert_eq!(Membership::load(&path).unwrap(), None);
-        let mut ours = Membership::create("project");
+        let mut ours = Membership::create("project", vec![4; 20]);
         ours.remember("/ip4/127.0.0.1/tcp/4001".parse().unwrap());
         ours.save(&path).unwrap();
         assert_eq!(Membership::load(&path).unwrap(), Some(ours.clone()));
@@ -219,7 +234,7 @@ mod tests {
 
     #[test]
     fn remembering_keeps_the_newest_addresses_once() {
-        let mut membership = Membership::create("m");
+        let mut membership = Membership::create("m", Vec::new());
         for port in 0..MAX_REMEMBERED as u16 + 10 {
             assert!(membership.remember(format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()));
         }

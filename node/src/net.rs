@@ -606,10 +606,25 @@ impl NodeHandle {
         E: std::error::Error + Send + 'static,
         F: FnOnce(&mut WorkTree) -> Result<Vec<TreeOp>, E> + Send + 'static,
     {
+        self.with_replica(move |replica| {
+            let result = replica.change(make);
+            (result.as_ref().map(Clone::clone).unwrap_or_default(), result)
+        })
+        .await
+    }
+
+    /// Runs `work` on the replica in the node's task: it returns the
+    /// acknowledged local operations it made (published, as by
+    /// [`NodeHandle::change`]) and its result. For work that needs the
+    /// store as well as the tree, such as keeping the disk in step.
+    pub async fn with_replica<R, F>(&self, work: F) -> Result<R, NetError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Replica) -> (Vec<TreeOp>, R) + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let local: Local = Box::new(move |replica: &mut Replica| {
-            let result = replica.change(make);
-            let ops = result.as_ref().map(Clone::clone).unwrap_or_default();
+            let (ops, result) = work(replica);
             let _ = reply.send(result);
             ops
         });

@@ -69,3 +69,36 @@ fn a_node_that_joins_after_ten_thousand_operations_converges() {
     let stored = daemon_b.call("status", serde_json::Value::Null)["node"]["operations"].as_u64().unwrap();
     assert_eq!(stored, operations, "the joiner stored every operation");
 }
+
+#[test]
+fn clones_at_one_commit_start_from_git_and_send_none_of_it() {
+    let upstream = WorkingCopy::new();
+    std::fs::create_dir_all(upstream.path().join("src")).unwrap();
+    std::fs::write(upstream.path().join("src/lib.rs"), "pub fn answer() -> u32 { 42 }\n".repeat(100)).unwrap();
+    std::fs::write(upstream.path().join("README"), "hello\n").unwrap();
+    common::daemons::git(upstream.path(), &["add", "-A"]);
+    common::daemons::git(upstream.path(), &["commit", "-q", "-m", "base"]);
+    let (a, b) = (WorkingCopy::clone_of(upstream.path()), WorkingCopy::clone_of(upstream.path()));
+    a.share();
+    let daemon_a = a.start_daemon();
+    b.join(&a.share());
+    let daemon_b = b.start_daemon();
+    let (digest, _) = converge(&[&daemon_a, &daemon_b]);
+    for daemon in [&daemon_a, &daemon_b] {
+        let status = daemon.call("status", serde_json::Value::Null);
+        assert_eq!(status["node"]["operations"], 0, "the base is Git's, never an operation: {status}");
+        assert_eq!(daemon.call("debug.tree", serde_json::Value::Null)["paths"], 3, "src, src/lib.rs, README");
+    }
+    daemon_b.edit(21, 40);
+    let (edited, _) = converge(&[&daemon_a, &daemon_b]);
+    assert_ne!(edited, digest);
+
+    // A clone at another commit is told what to do, and joins nothing.
+    let c = WorkingCopy::clone_of(upstream.path());
+    std::fs::write(c.path().join("README"), "changed\n").unwrap();
+    common::daemons::git(c.path(), &["commit", "-q", "-am", "elsewhere"]);
+    let join = c.memo(&["join", "--no-daemon", &a.share()]);
+    assert_eq!(join.status.code(), Some(1), "{join:?}");
+    assert!(String::from_utf8_lossy(&join.stderr).contains("git checkout"), "{join:?}");
+    assert!(!c.path().join(".git/memo/membership.json").exists());
+}

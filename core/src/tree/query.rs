@@ -116,6 +116,12 @@ impl WorkTree {
         }
     }
 
+    /// The entry shown at `path` with its kind, bit and status (one entry
+    /// of [`WorkTree::entries`], without listing the others).
+    pub fn entry_info(&self, path: &str) -> Option<EntryInfo> {
+        self.view().get(path).map(|shown| self.info(path, shown))
+    }
+
     /// The entry shown at `path`.
     pub fn entry_at(&self, path: &str) -> Option<EntryId> {
         match self.view().get(path) {
@@ -161,6 +167,23 @@ impl WorkTree {
                 Content::Symlink(String::from_utf8_lossy(&bytes(target.winner())?).into_owned())
             }
         })
+    }
+
+    /// The text of text file `file` as it was at `version`: what a host
+    /// that last wrote the file out at `version` holds (the node's base for
+    /// merging an edit made on disk meanwhile). It replays the file's
+    /// history, so it costs more than [`WorkTree::read_text`].
+    pub fn text_at(&self, file: EntryId, version: &VersionVector) -> Result<String, TreeError> {
+        let not_text = || TreeError::NotAText(format!("{file:?}"));
+        match self.entries.get(&file).map(|e| &e.kind) {
+            Some(Kind::Text { text, .. }) => Ok(text.text_at(version)),
+            Some(Kind::Unread { blob, .. }) => {
+                let content = self.base.read(blob).ok_or(super::InvalidTreeOp::MissingBase(file))?;
+                String::from_utf8(content).map_err(|_| not_text())
+            }
+            Some(_) => Err(not_text()),
+            None => Err(TreeError::NotFound(format!("{file:?}"))),
+        }
     }
 
     /// The text of the text file at `path`.

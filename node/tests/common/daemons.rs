@@ -23,6 +23,13 @@ impl WorkingCopy {
         WorkingCopy { dir }
     }
 
+    /// A clone of the repository at `upstream`.
+    pub fn clone_of(upstream: &Path) -> WorkingCopy {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["clone", "-q", upstream.to_str().unwrap(), "."]);
+        WorkingCopy { dir }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -75,6 +82,17 @@ impl Pair {
         let daemon_b = b.start_daemon();
         Pair { _daemons: [daemon_a, daemon_b], a, b }
     }
+}
+
+/// Runs `git` in `dir` (as a test user, unsigned), asserting it succeeds.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// `memo` run in `dir`, on loopback, without mDNS, catching up every second.

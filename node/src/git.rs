@@ -1,0 +1,185 @@
+//! Git: the commit a working copy stands on, as the working tree's base
+//! snapshot ([`GitBase`]). Every replica at that commit has its content,
+//! so none of it is ever sent: the tree names base entries and characters
+//! by ids derived from the commit's paths and blobs.
+//!
+//! Entries are listed once, when the base is opened (a walk of the commit's
+//! tree: names and modes, no content); blob content is read when the tree
+//! first needs it, from the repository's object database.
+//!
+//! What a base holds: directories, regular files (executable or not) and
+//! symbolic links. Submodules (gitlinks) are left out: their content lives
+//! in another repository. A path that is not UTF-8 is left out with a
+//! warning (the tree names entries by UTF-8 strings).
+//!
+//! Not yet (issue 7): following HEAD as it moves (commits, checkouts,
+//! epochs), the commit map, fetching a missing commit from a peer.
+
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use memo_core::tree::{BaseEntry, BaseKind, BaseSnapshot, BlobId};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A Git mode: an executable regular file.
+const MODE_EXECUTABLE: i32 = 0o100755;
+/// A Git mode: a symbolic link (its blob holds the target).
+const MODE_SYMLINK: i32 = 0o120000;
+
+/// Why Git could not give a base.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GitError {
+    #[error("{path} is not a Git repository Memo can read: {source}")]
+    Open { path: PathBuf, source: git2::Error },
+    #[error("reading commit {commit}: {source}")]
+    Commit { commit: String, source: git2::Error },
+    #[error("reading HEAD of {path}: {source}")]
+    Head { path: PathBuf, source: git2::Error },
+}
+
+/// A commit's tree as the working tree's base (see the module docs).
+pub struct GitBase {
+    repo: Mutex<Repository>,
+    commit: Oid,
+    entries: Vec<BaseEntry>,
+}
+
+impl std::fmt::Debug for GitBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitBase").field("commit", &self.commit).field("entries", &self.entries.len()).finish()
+    }
+}
+
+impl GitBase {
+    /// The base of `commit` in the repository at (or above) `path`.
+    pub fn open(path: &Path, commit: Oid) -> Result<GitBase, GitError> {
+        let repo = open_repository(path)?;
+        let entries = list(&repo, commit).map_err(|source| GitError::Commit { commit: commit.to_string(), source })?;
+        Ok(GitBase { repo: Mutex::new(repo), commit, entries })
+    }
+
+    /// The commit this base is.
+    pub fn commit(&self) -> Oid {
+        self.commit
+    }
+}
+
+/// The commit HEAD points at in the repository at (or above) `path`;
+/// `None` before the first commit.
+pub fn head_commit(path: &Path) -> Result<Option<Oid>, GitError> {
+    let repo = open_repository(path)?;
+    let head = match repo.head() {
+        Ok(head) => head,
+        Err(e) if e.code() == git2::ErrorCode::UnbornBranch || e.code() == git2::ErrorCode::NotFound => {
+            return Ok(None)
+        }
+        Err(source) => return Err(GitError::Head { path: path.to_owned(), source }),
+    };
+    let commit = head.peel_to_commit().map_err(|source| GitError::Head { path: path.to_owned(), source })?;
+    Ok(Some(commit.id()))
+}
+
+fn open_repository(path: &Path) -> Result<Repository, GitError> {
+    Repository::discover(path).map_err(|source| GitError::Open { path: path.to_owned(), source })
+}
+
+/// Every entry of `commit`'s tree, without content (but for link targets).
+fn list(repo: &Repository, commit: Oid) -> Result<Vec<BaseEntry>, git2::Error> {
+    let tree = repo.find_commit(commit)?.tree()?;
+    let mut entries = Vec::new();
+    let mut failure = None;
+    tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        let Some(name) = entry.name() else {
+            tracing::warn!(dir, "a path in the commit is not UTF-8: left out of the base");
+            return TreeWalkResult::Skip;
+        };
+        let path = format!("{dir}{name}");
+        let kind = match (entry.kind(), entry.filemode()) {
+            (Some(ObjectType::Tree), _) => BaseKind::Dir,
+            (Some(ObjectType::Blob), MODE_SYMLINK) => match repo.find_blob(entry.id()) {
+                Ok(blob) => BaseKind::Symlink { target: String::from_utf8_lossy(blob.content()).into_owned() },
+                Err(error) => {
+                    failure = Some(error);
+                    return TreeWalkResult::Abort;
+                }
+            },
+            (Some(ObjectType::Blob), mode) => {
+                BaseKind::File { blob: BlobId(entry.id().as_bytes().to_vec()), executable: mode == MODE_EXECUTABLE }
+            }
+            // A submodule: its content is another repository's.
+            _ => return TreeWalkResult::Skip,
+        };
+        entries.push(BaseEntry { path, kind });
+        TreeWalkResult::Ok
+    })?;
+    failure.map_or(Ok(entries), Err)
+}
+
+impl BaseSnapshot for GitBase {
+    fn entries(&self) -> Vec<BaseEntry> {
+        self.entries.clone()
+    }
+
+    fn read(&self, blob: &BlobId) -> Option<Vec<u8>> {
+        let oid = Oid::from_bytes(&blob.0).ok()?;
+        let repo = self.repo.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let content = repo.find_blob(oid).map(|blob| blob.content().to_vec());
+        content.map_err(|error| tracing::warn!(%oid, %error, "a base blob cannot be read")).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use memo_core::tree::{Content, WorkTree};
+    use memo_core::ReplicaId;
+    use std::process::Command;
+    use std::sync::Arc;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    #[test]
+    fn a_commit_is_a_base_whose_content_is_read_lazily() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q"]);
+        assert_eq!(head_commit(root).unwrap(), None, "no commit yet");
+        std::fs::create_dir_all(root.join("src/deep")).unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+        std::fs::write(root.join("src/deep/data.bin"), [0u8, 1, 2, 255]).unwrap();
+        std::fs::write(root.join("run.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(root.join("run.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("src/main.rs", root.join("link")).unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "base"]);
+
+        let commit = head_commit(&root.join("src")).unwrap().expect("a commit");
+        let base = Arc::new(GitBase::open(root, commit).unwrap());
+        let tree = WorkTree::new(ReplicaId::from_u128(1), base.clone());
+        let paths = tree.paths();
+        for path in ["src", "src/main.rs", "src/deep", "src/deep/data.bin", "run.sh", "link"] {
+            assert!(paths.contains(&path.to_string()), "{path} in {paths:?}");
+        }
+        assert_eq!(tree.read_text("src/main.rs").unwrap(), "fn main() {}\n");
+        assert_eq!(tree.read("src/deep/data.bin").unwrap(), Content::Binary(vec![0, 1, 2, 255]));
+        assert_eq!(tree.read("link").unwrap(), Content::Symlink("src/main.rs".into()));
+        let executable = base.entries().into_iter().find(|e| e.path == "run.sh").unwrap();
+        assert!(matches!(executable.kind, BaseKind::File { executable: true, .. }));
+        assert_eq!(base.read(&BlobId(vec![7; 20])), None, "a blob the repository lacks");
+    }
+
+    #[test]
+    fn outside_a_repository_the_error_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = head_commit(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("not a Git repository"), "{error}");
+    }
+}
