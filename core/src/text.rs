@@ -34,6 +34,7 @@ mod list;
 mod log;
 pub mod offsets;
 mod op;
+mod session;
 #[cfg(test)]
 mod tests;
 mod undo;
@@ -42,6 +43,7 @@ pub use crdt::TextCrdt;
 pub use doc::TextDoc;
 pub(crate) use op::MAX_SEQ;
 pub use op::{InvalidOp, Targets, TextOp, TextOpKind};
+pub use session::{Edit, SessionError, Sync, TextSession};
 
 pub use compact_str::CompactString;
 

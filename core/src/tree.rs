@@ -15,8 +15,9 @@
 //!   content is never sent; `ids`: the derived identities that make this
 //!   work;
 //! - `local` (edits made here), `remote` (applying operations), `query`
-//!   (listing, reading, history), `snapshot` (the whole replica in one
-//!   block of bytes, for a fast start).
+//!   (listing, reading, history), `session` (editors' sessions on text
+//!   files and anchors, bound to a file rather than a path), `snapshot`
+//!   (the whole replica in one block of bytes, for a fast start).
 //!
 //! Policies, each tested in `core/tests/tree_scenarios.rs`:
 //! - *delete against edit, rename or move*: the change wins; the entry
@@ -56,6 +57,7 @@ mod local;
 mod op;
 mod query;
 mod remote;
+mod session;
 mod snapshot;
 mod structure;
 mod view;

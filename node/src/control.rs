@@ -4,12 +4,9 @@
 //! A Unix socket ([`crate::location::NodePaths::socket`]), readable by its
 //! owner only, carrying JSON-RPC 2.0: one request per line, one response
 //! per line. A malformed line gets a JSON-RPC error and the connection
-//! goes on. The editor RPC (issue 8) will extend this method table.
-//!
-//! Methods: `status`, `peers`, `ticket`; and, for tests and benchmarks,
-//! `debug.stream` (`{seed, count}`: that many steps of the seeded stream
-//! of [`crate::debug::step`] as local changes) and `debug.tree` (a digest
-//! of the tree's paths and contents, to compare replicas).
+//! goes on. This module is the wire format and the client side; the
+//! methods, the editor RPC among them, and how a connection is served are
+//! in [`crate::rpc`].
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -95,12 +92,15 @@ pub struct Request {
     pub id: Value,
     pub method: String,
     pub params: Value,
+    /// It has no `id`: it gets no response.
+    pub notification: bool,
 }
 
 /// Reads one request line; a malformed one is the error response to send.
 pub fn parse_request(line: &str) -> Result<Request, Value> {
     let value: Value = serde_json::from_str(line)
         .map_err(|e| response(Value::Null, Err(RpcError::new(code::PARSE, format!("not JSON: {e}")))))?;
+    let notification = value.get("id").is_none();
     let id = value.get("id").cloned().unwrap_or(Value::Null);
     let invalid = |message: &str| response(id.clone(), Err(RpcError::new(code::INVALID_REQUEST, message)));
     if value.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
@@ -108,7 +108,7 @@ pub fn parse_request(line: &str) -> Result<Request, Value> {
     }
     let method = value.get("method").and_then(Value::as_str).ok_or_else(|| invalid("no method"))?;
     let params = value.get("params").cloned().unwrap_or(Value::Null);
-    Ok(Request { id, method: method.to_string(), params })
+    Ok(Request { id, method: method.to_string(), params, notification })
 }
 
 /// The response line for request `id`.

@@ -4,7 +4,7 @@
 //! replica from its store, starts the [`Node`] (listening where it
 //! listened last, so that the addresses its peers remember stay good),
 //! dials every remembered peer, serves the control socket
-//! ([`crate::control`]), and every [`REMEMBER_INTERVAL`] writes the
+//! ([`crate::control`]; its methods are in [`crate::rpc`]), and every [`REMEMBER_INTERVAL`] writes the
 //! addresses of its connected peers into the membership. On SIGINT or
 //! SIGTERM it shuts the node down cleanly (a snapshot) and removes its
 //! socket.
@@ -16,7 +16,7 @@
 //! emptied working copy stops the daemon rather than replicate a mass
 //! delete.
 
-use crate::control::{self, code, RpcError};
+use crate::control;
 use crate::disk::DiskConfig;
 use crate::git::{self, GitBase, GitError};
 use crate::location::NodePaths;
@@ -26,13 +26,10 @@ use crate::{RecoveryError, Replica};
 use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
 use memo_core::tree::{BaseSnapshot, EmptyBase};
-use serde_json::{json, Value};
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixListener;
 
 mod working_copy;
 
@@ -209,7 +206,7 @@ async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let (node, membership) = (NodeHandle::clone(node), membership.clone());
-                    clients.spawn(async move { client(stream, &node, &membership).await });
+                    clients.spawn(crate::rpc::serve(stream, node, membership));
                 }
                 Err(error) => tracing::warn!(%error, "control socket: accept failed"),
             },
@@ -234,89 +231,6 @@ async fn remember_peers(node: &Node, membership: &mut Membership, paths: &NodePa
     Ok(())
 }
 
-/// One control connection: request lines in, response lines out.
-async fn client(stream: UnixStream, node: &NodeHandle, membership: &Membership) {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    loop {
-        let mut line = Vec::new();
-        match (&mut reader).take(control::MAX_LINE as u64 + 1).read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let answer = match std::str::from_utf8(&line) {
-            _ if line.len() > control::MAX_LINE => {
-                let error = RpcError::new(code::INVALID_REQUEST, "request line too long");
-                let _ = write.write_all(format!("{}\n", control::response(Value::Null, Err(error))).as_bytes()).await;
-                return;
-            }
-            Err(_) => control::response(Value::Null, Err(RpcError::new(code::PARSE, "not UTF-8"))),
-            Ok(text) => match control::parse_request(text) {
-                Ok(request) => {
-                    control::response(request.id, call(node, membership, &request.method, request.params).await)
-                }
-                Err(error) => error,
-            },
-        };
-        if write.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Runs one control method.
-async fn call(node: &NodeHandle, membership: &Membership, method: &str, params: Value) -> Result<Value, RpcError> {
-    let stopped = |e: NetError| RpcError::new(code::INTERNAL, e.to_string());
-    match method {
-        "status" => {
-            let status = node.status().await.map_err(stopped)?;
-            Ok(json!({ "working_copy": membership.id_hex(), "name": membership.name, "node": status }))
-        }
-        "peers" => Ok(json!(node.status().await.map_err(stopped)?.peers)),
-        "ticket" => {
-            let listening = node.status().await.map_err(stopped)?.listening;
-            let own = |a: Multiaddr| a.with(Protocol::P2p(node.peer_id()));
-            let ticket = membership.ticket(&shareable(&listening.into_iter().map(own).collect::<Vec<_>>()));
-            let text = ticket.encode().map_err(|e| RpcError::new(code::INTERNAL, e.to_string()))?;
-            Ok(json!({ "ticket": text, "name": membership.name, "working_copy": membership.id_hex() }))
-        }
-        "debug.stream" => {
-            let number = |key: &str| params.get(key).and_then(Value::as_u64);
-            let (Some(seed), Some(count)) = (number("seed"), number("count")) else {
-                return Err(RpcError::new(code::INVALID_PARAMS, "debug.stream wants {\"seed\": n, \"count\": n}"));
-            };
-            let made = node
-                .change(move |tree| {
-                    let ops: Vec<_> = (0..count).flat_map(|_| crate::debug::step(tree, seed)).collect();
-                    Ok::<_, Infallible>(ops)
-                })
-                .await
-                .map_err(stopped)?
-                .map_err(|e| RpcError::new(code::INTERNAL, e.to_string()))?;
-            Ok(json!({ "operations": made.len() }))
-        }
-        "debug.tree" => {
-            let (paths, digest) =
-                node.read(|tree| (tree.paths().len(), crate::debug::digest(tree))).await.map_err(stopped)?;
-            Ok(json!({ "paths": paths, "digest": digest }))
-        }
-        _ => Err(RpcError::new(code::METHOD_NOT_FOUND, format!("no method {method:?}"))),
-    }
-}
-
-/// The addresses to put in a ticket: the node's, other machines' view
-/// first (loopback last: it reaches only this machine).
-fn shareable(addresses: &[Multiaddr]) -> Vec<Multiaddr> {
-    let is_loopback = |a: &Multiaddr| {
-        a.iter().any(|p| {
-            matches!(p, Protocol::Ip4(ip) if ip.is_loopback()) || matches!(p, Protocol::Ip6(ip) if ip.is_loopback())
-        })
-    };
-    let (mut out, loopback): (Vec<_>, Vec<_>) = addresses.iter().cloned().partition(|a| !is_loopback(a));
-    out.extend(loopback);
-    out
-}
-
 /// Resolves on SIGINT or SIGTERM.
 async fn stop_signal() {
     use tokio::signal::unix::{signal, SignalKind};
@@ -336,12 +250,5 @@ mod tests {
         let wanted: Vec<Multiaddr> = vec!["/ip4/0.0.0.0/tcp/0".parse().unwrap()];
         let got: Vec<Multiaddr> = vec!["/ip4/127.0.0.1/tcp/4242".parse().unwrap()];
         assert_eq!(with_ports(&wanted, &got), vec!["/ip4/0.0.0.0/tcp/4242".parse::<Multiaddr>().unwrap()]);
-    }
-
-    #[test]
-    fn tickets_list_loopback_addresses_last() {
-        let all: Vec<Multiaddr> =
-            ["/ip4/127.0.0.1/tcp/1", "/ip4/10.0.0.2/tcp/1"].iter().map(|a| a.parse().unwrap()).collect();
-        assert_eq!(shareable(&all), vec![all[1].clone(), all[0].clone()]);
     }
 }

@@ -16,10 +16,9 @@
 //! - [`membership`]: which working copy a clone belongs to, its secret,
 //!   where its peers were seen; tickets carry it between machines;
 //! - [`daemon`]: one working copy's node, run by `memo daemon`, and
-//!   [`control`], the socket through which `memo` talks to it;
+//!   [`control`], the socket through which `memo` talks to it, whose
+//!   methods are in [`rpc`], the editor RPC among them;
 //! - [`location`]: where a node keeps its files (`.git/memo/` by default).
-//!
-//! The editor RPC lands with its issue.
 
 pub mod catchup;
 pub mod control;
@@ -30,6 +29,7 @@ pub mod location;
 pub mod membership;
 pub mod net;
 pub mod replica;
+pub mod rpc;
 pub mod store;
 pub mod strikes;
 

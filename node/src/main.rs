@@ -72,6 +72,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The editor RPC of the running daemon on stdin and stdout, with LSP
+    /// framing (`Content-Length` headers), for editors that spawn a
+    /// process. Without `--stdio`, editors talk JSON lines to the socket
+    /// `.git/memo/daemon.sock` directly.
+    Rpc {
+        #[command(flatten)]
+        at: At,
+        /// Serve on stdin and stdout.
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Shows a working copy's store: where it is, this replica's id, how
     /// many operations it holds and from whom, and what its snapshot covers.
     StoreInfo {
@@ -231,6 +242,13 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Status { at, json } => status(&at.paths()?, json),
         Command::Peers { at, json } => peers(&at.paths()?, json),
         Command::StoreInfo { working_copy, store, json } => store_info(&working_copy, store, json),
+        Command::Rpc { at, stdio: true } => {
+            Ok(memo_node::rpc::stdio::proxy(&at.paths()?.socket, std::io::stdin(), std::io::stdout())?)
+        }
+        Command::Rpc { at, stdio: false } => Err(Failure::Usage(format!(
+            "memo rpc needs --stdio (or talk JSON-RPC lines to {})",
+            at.paths()?.socket.display()
+        ))),
         Command::DebugStream { at, seed, count } => {
             let made = control::call(&at.paths()?.socket, "debug.stream", json!({ "seed": seed, "count": count }))?;
             println!("{made}");

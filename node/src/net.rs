@@ -30,9 +30,12 @@
 //!   else is rejected with a log line. Identify runs beside it, the
 //!   catch-up protocol ([`crate::catchup`], `/memo/catchup/1`), and a block
 //!   list of banned peers;
-//! - two topics per working copy, derived from its id by SHA-256, never its
-//!   plain name: operations ([`topic_for`]) and announcements of
-//!   operations too large to gossip ([`announce_topic_for`]);
+//! - three topics per working copy, derived from its id by SHA-256, never
+//!   its plain name: operations ([`topic_for`]), announcements of
+//!   operations too large to gossip ([`announce_topic_for`]), and presence
+//!   ([`presence_topic_for`]: editors' selections, opaque bytes of up to
+//!   [`MAX_PRESENCE`] passed to [`NodeHandle::presence`], neither stored
+//!   nor caught up);
 //! - [`Node`]: a task that owns a [`Replica`], listens, dials, publishes
 //!   the acknowledged operations of each local change (retrying while no
 //!   peer is subscribed yet), and takes valid operations from peers through
@@ -124,7 +127,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 mod peers;
@@ -137,6 +140,10 @@ pub const PROTOCOL_VERSION: &str = "/memo/0.1.0";
 /// How many published messages wait for a subscribed peer at most; older
 /// ones are dropped (catch-up fetches them).
 pub const OUTBOX_LIMIT: usize = 10_000;
+
+/// Presence messages a reader of [`NodeHandle::presence`] may fall behind
+/// by before it loses the oldest.
+pub const PRESENCE_QUEUE: usize = 256;
 
 /// How often unsent operations are published again.
 const RETRY_INTERVAL: Duration = Duration::from_millis(250);
@@ -244,6 +251,24 @@ pub fn topic_for(working_copy: &[u8]) -> IdentTopic {
 /// to gossip: its operation topic ([`topic_for`]) followed by `/announce`.
 pub fn announce_topic_for(working_copy: &[u8]) -> IdentTopic {
     IdentTopic::new(format!("{}/announce", topic_for(working_copy)))
+}
+
+/// The working copy's topic for presence (editors' selections): its
+/// operation topic followed by `/presence`. Presence is ephemeral: not
+/// stored, not caught up, dropped by a reader that lags.
+pub fn presence_topic_for(working_copy: &[u8]) -> IdentTopic {
+    IdentTopic::new(format!("{}/presence", topic_for(working_copy)))
+}
+
+/// A presence message is refused beyond this size.
+pub const MAX_PRESENCE: usize = 16 * 1024;
+
+/// A presence message, from a peer or from this node: opaque bytes here
+/// (their meaning is the editor RPC's: [`crate::rpc`]).
+#[derive(Debug, Clone)]
+pub struct Presence {
+    pub from: PeerId,
+    pub data: Vec<u8>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -438,6 +463,7 @@ enum Command {
     SubscribedPeers(oneshot::Sender<Vec<PeerId>>),
     ConnectedPeers(oneshot::Sender<Vec<PeerId>>),
     Status(oneshot::Sender<NodeStatus>),
+    Presence(Vec<u8>),
 }
 
 /// A node's state, as `memo status` shows it.
@@ -476,6 +502,7 @@ pub struct NodeHandle {
     addresses: Vec<Multiaddr>,
     commands: mpsc::Sender<Command>,
     version: watch::Receiver<VersionVector>,
+    presence: broadcast::Sender<Presence>,
 }
 
 impl std::ops::Deref for Node {
@@ -495,7 +522,8 @@ impl Node {
         let mut swarm = build_swarm(config.keypair, &config.secret, config.handshake_timeout, config.mdns)?;
         let topic = topic_for(&config.working_copy);
         let announce = announce_topic_for(&config.working_copy);
-        for topic in [&topic, &announce] {
+        let presence = presence_topic_for(&config.working_copy);
+        for topic in [&topic, &announce, &presence] {
             swarm.behaviour_mut().gossipsub.subscribe(topic).map_err(|e| NetError::Setup(e.to_string()))?;
         }
         let mut listeners = Vec::new();
@@ -522,11 +550,13 @@ impl Node {
         tracing::info!(%peer_id, ?addresses, topic = %topic, "node listening");
         let (commands, receiver) = mpsc::channel(64);
         let (version, watching) = watch::channel(replica.tree().version().clone());
+        let (present, _) = broadcast::channel(PRESENCE_QUEUE);
         let task = NodeTask {
             swarm,
             replica,
             topic: topic.hash(),
             announce: announce.hash(),
+            presence: (presence.hash(), present.clone()),
             outbox: VecDeque::new(),
             catchup_interval: config.catchup_interval,
             stored: VersionVector::new(),
@@ -540,7 +570,8 @@ impl Node {
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(task.run(receiver, stopped));
-        Ok(Node { handle: NodeHandle { peer_id, addresses, commands, version: watching }, stop, task })
+        let handle = NodeHandle { peer_id, addresses, commands, version: watching, presence: present };
+        Ok(Node { handle, stop, task })
     }
 
     /// Stops the node: its task closes the replica (a snapshot) and ends.
@@ -635,6 +666,18 @@ impl NodeHandle {
         self.version.clone()
     }
 
+    /// Sends a presence message to every peer (if any) and to this node's
+    /// own [`NodeHandle::presence`] readers; at most [`MAX_PRESENCE`] bytes.
+    pub async fn publish_presence(&self, data: Vec<u8>) -> Result<(), NetError> {
+        self.send(Command::Presence(data)).await
+    }
+
+    /// Presence messages from now on, this node's own included; a reader
+    /// that falls [`PRESENCE_QUEUE`] behind loses the oldest.
+    pub fn presence(&self) -> broadcast::Receiver<Presence> {
+        self.presence.subscribe()
+    }
+
     /// The node's state: its addresses, what it holds, and its peers with
     /// how far apart we are.
     pub async fn status(&self) -> Result<NodeStatus, NetError> {
@@ -658,6 +701,8 @@ struct NodeTask {
     topic: TopicHash,
     /// The topic of announcements of operations too large to gossip.
     announce: TopicHash,
+    /// The presence topic, and where its messages go.
+    presence: (TopicHash, broadcast::Sender<Presence>),
     /// Messages not yet published (no subscribed peer yet), each with its
     /// topic: encoded operations, or announcements of large ones.
     outbox: VecDeque<(TopicHash, Vec<u8>)>,
@@ -741,6 +786,13 @@ impl NodeTask {
                 self.flush();
             }
             Command::Query(query) => query(&self.replica),
+            Command::Presence(data) if data.len() <= MAX_PRESENCE => {
+                let _ = self.presence.1.send(Presence { from: *self.swarm.local_peer_id(), data: data.clone() });
+                if let Err(error) = self.swarm.behaviour_mut().gossipsub.publish(self.presence.0.clone(), data) {
+                    tracing::debug!(%error, "presence not published");
+                }
+            }
+            Command::Presence(data) => tracing::warn!(bytes = data.len(), "presence too large: dropped"),
             Command::Dial(addr, reply) => {
                 let result = match addr.iter().last() {
                     Some(Protocol::P2p(peer)) => {
@@ -885,6 +937,18 @@ impl NodeTask {
         }
     }
 
+    /// A presence message: passed on to this node's readers (who check what
+    /// it says) if it is not too large.
+    fn presence_from(&mut self, from: PeerId, message: &gossipsub::Message) -> MessageAcceptance {
+        if message.data.len() > MAX_PRESENCE {
+            tracing::warn!(%from, bytes = message.data.len(), "presence too large: rejected");
+            return MessageAcceptance::Reject;
+        }
+        let author = message.source.unwrap_or(from);
+        let _ = self.presence.1.send(Presence { from: author, data: message.data.clone() });
+        MessageAcceptance::Accept
+    }
+
     /// Checks a gossip message and, if it is a valid operation of our
     /// topic, stores and applies it; if it is a valid announcement, fetches
     /// what it announces. `Reject` means garbage (the caller strikes the
@@ -893,6 +957,9 @@ impl NodeTask {
         let source = message.source.map(|p| p.to_string()).unwrap_or_default();
         if message.topic == self.announce {
             return Ok(self.announced(from, message));
+        }
+        if message.topic == self.presence.0 {
+            return Ok(self.presence_from(from, message));
         }
         if message.topic != self.topic {
             tracing::warn!(%source, %from, topic = %message.topic, "message on a topic we did not join: rejected");

@@ -44,7 +44,7 @@ impl Typing {
 /// operations); the host then records those units as applied. The host
 /// applies a remote operation with [`TextCrdt::integrate`] once it is
 /// causally ready and trimmed to its units not yet applied.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TextCrdt {
     /// The replica whose edits are the local ones (`me` once interned).
     replica: ReplicaId,
@@ -115,6 +115,12 @@ impl TextCrdt {
             crdt.log.push(Entry { id, lamport: 0, units, kind });
         }
         crdt
+    }
+
+    /// A copy with this history and state, and no local undo steps: a
+    /// session's own view of the document ([`crate::text::TextSession`]).
+    pub fn forked(&self) -> TextCrdt {
+        TextCrdt { local_edits: UndoStack::default(), typing: None, ..self.clone() }
     }
 
     /// The id of the base text's characters, if it has one.

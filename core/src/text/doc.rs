@@ -39,6 +39,11 @@ pub struct TextDoc {
 }
 
 impl TextDoc {
+    /// The text CRDT it hosts.
+    pub fn crdt(&self) -> &TextCrdt {
+        &self.crdt
+    }
+
     /// An empty document for `replica`.
     pub fn new(replica: ReplicaId) -> Self {
         Self {

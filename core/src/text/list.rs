@@ -152,7 +152,7 @@ struct LeafHint {
     run_start: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Leaf {
     runs: Vec<Run>,
     visible: usize,
@@ -169,7 +169,7 @@ pub(crate) enum Visibility {
     Hidden { pos: usize, len: usize },
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct ItemList {
     leaves: Vec<Leaf>,
     order: Vec<u32>,
@@ -838,7 +838,7 @@ impl ItemList {
 /// The latest changes to one leaf wait in `pending` instead of walking the
 /// tree, and reads account for them: typing changes one leaf keystroke
 /// after keystroke.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Fenwick {
     tree: Vec<usize>,
     /// A change of one index's value not yet in `tree`.

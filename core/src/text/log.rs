@@ -35,7 +35,7 @@ pub(crate) enum EntryKind {
     },
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct OpLog {
     entries: Vec<Entry>,
     /// Per replica, its entries' indices in sequence order.
@@ -71,7 +71,15 @@ impl OpLog {
         if self.by_replica.len() <= replica {
             self.by_replica.resize_with(replica + 1, Vec::new);
         }
-        self.by_replica[replica].push(self.entries.len() as u32);
+        // Mostly in sequence order; an editor's session gets its own undos
+        // after its later edits (see `TextSession`): keep the index sorted.
+        let (list, entries) = (&mut self.by_replica[replica], &self.entries);
+        let seq = |e: &u32| entries[*e as usize].id.seq();
+        let at = match list.last().map(seq) {
+            Some(last) if last > entry.id.seq() => list.partition_point(|e| seq(e) < entry.id.seq()),
+            _ => list.len(),
+        };
+        list.insert(at, self.entries.len() as u32);
         self.entries.push(entry);
         false
     }

@@ -19,7 +19,7 @@ struct Register {
     undone: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct UndoRegisters {
     /// Non-overlapping intervals keyed by their first unit.
     intervals: BTreeMap<Id, Register>,
@@ -86,7 +86,7 @@ impl UndoRegisters {
 /// ranges of its units. A run of typing (or of backspacing) that the log
 /// stores as one run is one step, as in editors; the oldest steps are
 /// forgotten past [`UndoStack::LIMIT`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct UndoStack {
     undo: VecDeque<(Seq, u64)>,
     redo: Vec<(Seq, u64)>,

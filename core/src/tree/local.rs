@@ -38,6 +38,8 @@ pub enum TreeError {
     Invalid(#[from] InvalidTreeOp),
     #[error(transparent)]
     Text(#[from] TextError),
+    #[error(transparent)]
+    Session(#[from] crate::text::SessionError),
 }
 
 impl WorkTree {
@@ -150,7 +152,9 @@ impl WorkTree {
     pub fn undo_text(&mut self, path: &str) -> Result<Option<TreeOp>, TreeError> {
         let file = self.entry_at_path(path)?;
         self.text_crdt(file).map_err(|_| TreeError::NotAText(path.into()))?;
-        let ops = self.edit(file, |crdt, stamp| Ok(crdt.undo_last(stamp).map(|(op, _)| op).into_iter().collect()))?;
+        let ops = self.edit(file, |crdt, stamp| {
+            Ok::<_, TreeError>(crdt.undo_last(stamp).map(|(op, _)| op).into_iter().collect())
+        })?;
         Ok(ops.into_iter().next())
     }
 
@@ -207,13 +211,13 @@ impl WorkTree {
 
     /// Runs a local text edit on `file`'s CRDT with our next stamp, then
     /// records the operations it made.
-    fn edit(
+    pub(super) fn edit<E: Into<TreeError>>(
         &mut self,
         file: EntryId,
-        make: impl FnOnce(&mut crate::text::TextCrdt, &mut LocalStamp) -> Result<Vec<TextOp>, TextError>,
+        make: impl FnOnce(&mut crate::text::TextCrdt, &mut LocalStamp) -> Result<Vec<TextOp>, E>,
     ) -> Result<Vec<TreeOp>, TreeError> {
         let mut stamp = LocalStamp { replica: self.replica, seq: self.next_seq, lamport: self.clock };
-        let text_ops = make(self.text_crdt(file)?, &mut stamp)?;
+        let text_ops = make(self.text_crdt(file)?, &mut stamp).map_err(Into::into)?;
         let mut ops = Vec::with_capacity(text_ops.len());
         for text in text_ops {
             let kind = TreeOpKind::Edit { file, edit: base_to_wire(text.kind) };

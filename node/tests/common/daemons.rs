@@ -65,6 +65,25 @@ impl WorkingCopy {
     }
 }
 
+/// Two working copies joined by ticket, their daemons running.
+pub struct Pair {
+    /// First: the daemons stop before their directories go.
+    _daemons: [Daemon; 2],
+    pub a: WorkingCopy,
+    pub b: WorkingCopy,
+}
+
+impl Pair {
+    pub fn new() -> Pair {
+        let (a, b) = (WorkingCopy::new(), WorkingCopy::new());
+        a.share();
+        let daemon_a = a.start_daemon();
+        b.join(&a.share());
+        let daemon_b = b.start_daemon();
+        Pair { _daemons: [daemon_a, daemon_b], a, b }
+    }
+}
+
 /// Runs `git` in `dir` (as a test user, unsigned), asserting it succeeds.
 pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")

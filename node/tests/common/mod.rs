@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemons;
+pub mod editor;
 
 use memo_core::tree::EmptyBase;
 use memo_node::net::{self, Node, NodeConfig, WorkingCopySecret};

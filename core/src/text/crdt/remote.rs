@@ -11,8 +11,10 @@ use std::cmp::Ordering;
 impl TextCrdt {
     /// Applies an operation that the host has checked: it is valid
     /// ([`TextOp::validate`]), causally ready (what it refers to, and its
-    /// author's earlier units in this document, are applied) and none of
-    /// its units is applied yet (the host trims those). Appends the exact
+    /// author's earlier units in this document, are applied; an undo or
+    /// redo may come after its author's later edits, as an editor's
+    /// [`crate::text::TextSession`] gets its own undos) and none of its
+    /// units is applied yet (the host trims those). Appends the exact
     /// changes of the visible text to `changes`.
     ///
     /// An operation that refers to units that are not this document's (a
