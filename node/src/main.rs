@@ -451,7 +451,9 @@ fn print_peers(peers: &[Value]) {
     for peer in peers {
         let state = if peer["connected"] == true { "connected" } else { "away" };
         let apart = match (peer["they_lack"].as_u64(), peer["we_lack"].as_u64()) {
-            (Some(they), Some(we)) => format!("they lack {they} units, we lack {we} (as of their last catch-up request)"),
+            (Some(they), Some(we)) => {
+                format!("they lack {they} units, we lack {we} (as of their last catch-up request)")
+            }
             _ => "versions not exchanged yet".to_string(),
         };
         println!("  {}  {state:<9}  found by {:<8}  {apart}", text(&peer["peer"]), text(&peer["found"]));
