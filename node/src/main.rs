@@ -83,6 +83,41 @@ enum Command {
         #[arg(long)]
         stdio: bool,
     },
+    /// Shows the history: runs of operations by one author each, with the
+    /// files they touched, oldest first.
+    Log {
+        #[command(flatten)]
+        at: At,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists every change to one file (it follows renames), oldest first,
+    /// numbered for `memo show --at`.
+    History {
+        /// The file, relative to the working copy's root.
+        file: String,
+        #[command(flatten)]
+        at: At,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a text file as it is, or as it was after a step of `memo
+    /// history` or at a version.
+    Show {
+        /// The file, relative to the working copy's root.
+        file: String,
+        /// A step number of `memo history <path>`, or a version as JSON
+        /// (`{"<replica>": <units>, ...}`).
+        #[arg(long = "version", value_name = "STEP|VERSION")]
+        version: Option<String>,
+        #[command(flatten)]
+        at: At,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Shows a working copy's store: where it is, this replica's id, how
     /// many operations it holds and from whom, and what its snapshot covers.
     StoreInfo {
@@ -241,6 +276,9 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Daemon { at, network } => run_daemon(&at.paths()?, network.options()?),
         Command::Status { at, json } => status(&at.paths()?, json),
         Command::Peers { at, json } => peers(&at.paths()?, json),
+        Command::Log { at, json } => log(&at.paths()?, json),
+        Command::History { file, at, json } => history(&at.paths()?, &file, json),
+        Command::Show { file, version, at, json } => show(&at.paths()?, &file, version.as_deref(), json),
         Command::StoreInfo { working_copy, store, json } => store_info(&working_copy, store, json),
         Command::Rpc { at, stdio: true } => {
             Ok(memo_node::rpc::stdio::proxy(&at.paths()?.socket, std::io::stdin(), std::io::stdout())?)
@@ -447,6 +485,73 @@ fn peers(paths: &NodePaths, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `memo log`: the history in runs by author.
+fn log(paths: &NodePaths, json: bool) -> Result<(), Failure> {
+    let log = control::call(&paths.socket, "history/log", Value::Null)?;
+    if json {
+        println!("{log:#}");
+        return Ok(());
+    }
+    for run in log["runs"].as_array().into_iter().flatten() {
+        let files: Vec<&str> = run["paths"].as_array().into_iter().flatten().map(text).collect();
+        println!(
+            "{}  {} operations, {} units  {}",
+            text(&run["replica"]),
+            run["operations"],
+            run["units"],
+            files.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `memo history <path>`: every change to one file, numbered.
+fn history(paths: &NodePaths, path: &str, json: bool) -> Result<(), Failure> {
+    let history = control::call(&paths.socket, "history/file", json!({ "path": path }))?;
+    if json {
+        println!("{history:#}");
+        return Ok(());
+    }
+    for (step, change) in history["steps"].as_array().into_iter().flatten().enumerate() {
+        println!(
+            "{:>4}  {}  {:<14} {} units",
+            step + 1,
+            text(&change["replica"]),
+            text(&change["kind"]),
+            change["units"]
+        );
+    }
+    Ok(())
+}
+
+/// `memo show <path> [--version STEP|VERSION]`.
+fn show(paths: &NodePaths, path: &str, version: Option<&str>, json: bool) -> Result<(), Failure> {
+    let version: Value = match version {
+        None => Value::Null,
+        Some(step) if step.parse::<usize>().is_ok() => {
+            let history = control::call(&paths.socket, "history/file", json!({ "path": path }))?;
+            let index = step.parse::<usize>().unwrap_or(0);
+            let steps = history["steps"].as_array().cloned().unwrap_or_default();
+            match index.checked_sub(1).and_then(|i| steps.get(i)) {
+                Some(found) => found["version"].clone(),
+                None => {
+                    return Err(Failure::Usage(format!("{path} has {} steps; there is no step {index}", steps.len())))
+                }
+            }
+        }
+        Some(text) => serde_json::from_str(text).map_err(|e| Failure::Usage(format!("--version: {e}")))?,
+    };
+    let file = match version {
+        Value::Null => control::call(&paths.socket, "buffer/open", json!({ "path": path, "encoding": "chars" }))?,
+        version => control::call(&paths.socket, "file/read_at", json!({ "path": path, "version": version }))?,
+    };
+    match json {
+        true => println!("{}", json!({ "path": path, "text": file["text"] })),
+        false => print!("{}", text(&file["text"])),
+    }
+    Ok(())
+}
+
 fn print_peers(peers: &[Value]) {
     for peer in peers {
         let state = if peer["connected"] == true { "connected" } else { "away" };
@@ -502,4 +607,14 @@ fn store_info(working_copy: &Path, store: Option<PathBuf>, json: bool) -> Result
         None => println!("snapshot    none yet (start-up replays every operation)"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -24,6 +24,9 @@
 //! - [`anchor`]: `anchor/create`, `anchor/resolve` (positions that follow
 //!   the text, on every replica, across restarts);
 //! - [`file`]: `file/read_at` (a text file at a past version);
+//! - [`history`]: `history/file` (every operation on one entry, with the
+//!   version after each), `history/log` (the whole history in runs by
+//!   author);
 //! - [`presence`]: `presence/set`; notifications `presence/changed`
 //!   (others' selections, from this daemon's clients and its peers');
 //! - [`annotation`]: `annotation/set`, `annotation/list`; notifications
@@ -44,6 +47,7 @@ pub mod annotation;
 pub mod buffer;
 pub mod encoding;
 pub mod file;
+pub mod history;
 mod node;
 pub mod presence;
 pub mod stdio;
@@ -182,6 +186,7 @@ impl Connection {
             Some(("buffer", name)) => buffer::call(self, name, params).await,
             Some(("anchor", name)) => anchor::call(self, name, params).await,
             Some(("file", name)) => file::call(self, name, params).await,
+            Some(("history", name)) => history::call(self, name, params).await,
             Some(("presence", name)) => presence::call(self, name, params).await,
             Some(("annotation", name)) => annotation::call(self, name, params).await,
             Some(("stream", name)) => stream::call(self, name, params).await,

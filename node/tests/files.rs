@@ -67,3 +67,60 @@ fn files_saved_on_one_clone_reach_the_other() {
     let status = daemon_a.call("status", serde_json::Value::Null);
     assert!(status["node"]["operations"].as_u64().unwrap() > 0);
 }
+
+/// Waits until `memo history <path> --json` lists at least `steps` steps.
+fn history_of(copy: &WorkingCopy, path: &str, steps: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + common::PATIENCE;
+    loop {
+        let out = copy.memo(&["history", path, "--json"]);
+        if out.status.success() {
+            let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let found = history["steps"].as_array().unwrap().clone();
+            if found.len() >= steps {
+                return found;
+            }
+        }
+        assert!(Instant::now() < deadline, "no history of {path}: {out:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn history_and_show_replay_a_file_across_a_rename() {
+    let (a, b, _daemon_a, daemon_b, _upstream) = pair();
+    std::fs::write(a.path().join("notes.txt"), "one\n").unwrap();
+    wait_for_file(b.path(), "notes.txt", Some("one\n"), &daemon_b);
+    std::fs::write(a.path().join("notes.txt"), "one\ntwo\n").unwrap();
+    wait_for_file(b.path(), "notes.txt", Some("one\ntwo\n"), &daemon_b);
+    std::fs::rename(a.path().join("notes.txt"), a.path().join("renamed.txt")).unwrap();
+    wait_for_file(b.path(), "renamed.txt", Some("one\ntwo\n"), &daemon_b);
+
+    // On b, which received it all: the create, the text (both saves: one
+    // author typing on at the end is one run), the move.
+    let steps = history_of(&b, "renamed.txt", 3);
+    let kinds: Vec<&str> = steps.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"create"));
+    assert_eq!(kinds.last(), Some(&"move"));
+    let show = |version: &str| {
+        let out = b.memo(&["show", "renamed.txt", "--version", version]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(show("1"), "", "a new text file is empty until its text");
+    assert_eq!(show(&steps.len().to_string()), "one\ntwo\n");
+    let current = b.memo(&["show", "renamed.txt"]);
+    assert_eq!(String::from_utf8_lossy(&current.stdout), "one\ntwo\n");
+    let too_far = b.memo(&["show", "renamed.txt", "--version", "99"]);
+    assert_eq!(too_far.status.code(), Some(2), "{too_far:?}");
+
+    let log = b.memo(&["log", "--json"]);
+    let log: serde_json::Value = serde_json::from_slice(&log.stdout).unwrap();
+    let touched: Vec<&str> = log["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["paths"].as_array().unwrap())
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert!(touched.contains(&"renamed.txt"), "{log}");
+}

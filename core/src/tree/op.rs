@@ -113,6 +113,22 @@ pub enum InvalidTreeOp {
 }
 
 impl TreeOp {
+    /// The entry this operation makes or changes (`None` for a kind from a
+    /// newer Memo).
+    pub fn entry(&self) -> Option<EntryId> {
+        match &self.kind {
+            TreeOpKind::Create { parent, name, entry: NewEntry::Dir { generation } } => {
+                Some(EntryId::derive(*parent, name, *generation))
+            }
+            TreeOpKind::Create { .. } => Some(EntryId::Created(self.id)),
+            TreeOpKind::Move { entry, .. }
+            | TreeOpKind::Delete { entry, .. }
+            | TreeOpKind::SetContent { entry, .. } => Some(*entry),
+            TreeOpKind::Edit { file, .. } | TreeOpKind::SetExecutable { file, .. } => Some(*file),
+            TreeOpKind::Opaque { .. } => None,
+        }
+    }
+
     /// How many units of its author's sequence it takes.
     pub fn units(&self) -> u64 {
         match &self.kind {

@@ -118,10 +118,7 @@ impl WorkTree {
         let units = op.units();
         match &op.kind {
             TreeOpKind::Create { parent, name, entry } => {
-                let id = match entry {
-                    NewEntry::Dir { generation } => EntryId::derive(*parent, name, *generation),
-                    _ => EntryId::Created(op.id),
-                };
+                let id = op.entry().expect("a create names its entry");
                 self.check_parent(*parent)?;
                 match self.entries.get(&id).map(|e| &e.kind) {
                     None => {

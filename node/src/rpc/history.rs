@@ -1,0 +1,106 @@
+//! `history/*`: the fine-grained history behind the working copy, from
+//! the operations the replica holds (issue 7's `memo log` and `memo
+//! history`).
+//!
+//! - `file {path}` → `{steps: [...]}`: every operation that made or
+//!   changed the entry now at `path` (it follows renames: an entry keeps
+//!   its identity), in causal order. Each step names its author (replica),
+//!   its kind, the units of work it took, and `version`: the version right
+//!   after it, for `file/read_at` (`memo show --version`). Text edits come
+//!   as the text CRDT keeps them: one author typing on in one place is one
+//!   run, so two saves that append are one step.
+//! - `log {}` → `{runs: [...]}`: the whole history as runs of consecutive
+//!   operations by one author, in causal order, each with its operation
+//!   and unit counts, the paths it touched (as they are named now), and
+//!   the version after it.
+//!
+//! Operations carry no wall-clock time, so neither says when; commits
+//! (the commit map) are not recorded yet.
+
+use super::{no_method, params, stopped, Connection};
+use crate::control::{code, RpcError};
+use memo_core::tree::{EntryId, TreeOpKind};
+use memo_core::{TreeOp, VersionVector, WorkTree};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+#[derive(Deserialize)]
+struct FileHistory {
+    path: String,
+}
+
+pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) -> Result<Value, RpcError> {
+    match name {
+        "file" => {
+            let FileHistory { path } = params("history/file", value)?;
+            let steps = connection.node.read(move |tree| file_steps(tree, &path)).await.map_err(stopped)?;
+            Ok(json!({ "steps": steps? }))
+        }
+        "log" => Ok(json!({ "runs": connection.node.read(runs).await.map_err(stopped)? })),
+        _ => Err(no_method()),
+    }
+}
+
+/// Every operation of the tree, in causal order, with the version after it.
+fn replay(tree: &WorkTree) -> impl Iterator<Item = (TreeOp, VersionVector)> {
+    let mut version = VersionVector::new();
+    tree.ops_since(&VersionVector::new()).into_iter().map(move |op| {
+        let range = op.range();
+        version.set(range.replica, version.get(range.replica).max(range.end()));
+        (op, version.clone())
+    })
+}
+
+fn file_steps(tree: &WorkTree, path: &str) -> Result<Vec<Value>, RpcError> {
+    let entry = tree
+        .entry_at(path)
+        .ok_or_else(|| RpcError::new(code::INVALID_PARAMS, format!("history/file: no entry at {path:?}")))?;
+    Ok(replay(tree)
+        .filter(|(op, _)| op.entry() == Some(entry))
+        .map(|(op, version)| {
+            json!({
+                "replica": op.id.replica.to_string(),
+                "seq": op.id.seq,
+                "kind": kind(&op.kind),
+                "units": op.units(),
+                "version": version,
+            })
+        })
+        .collect())
+}
+
+/// The history as runs of consecutive operations by one author.
+fn runs(tree: &WorkTree) -> Vec<Value> {
+    let mut runs: Vec<(String, usize, u64, BTreeSet<EntryId>, VersionVector)> = Vec::new();
+    for (op, version) in replay(tree) {
+        let author = op.id.replica.to_string();
+        match runs.last_mut() {
+            Some(run) if run.0 == author => {
+                run.1 += 1;
+                run.2 += op.units();
+                run.3.extend(op.entry());
+                run.4 = version;
+            }
+            _ => runs.push((author, 1, op.units(), op.entry().into_iter().collect(), version)),
+        }
+    }
+    runs.into_iter()
+        .map(|(replica, operations, units, entries, version)| {
+            let paths: BTreeSet<String> = entries.into_iter().filter_map(|e| tree.path_of(e)).collect();
+            json!({ "replica": replica, "operations": operations, "units": units, "paths": paths, "version": version })
+        })
+        .collect()
+}
+
+fn kind(kind: &TreeOpKind) -> &'static str {
+    match kind {
+        TreeOpKind::Create { .. } => "create",
+        TreeOpKind::Move { .. } => "move",
+        TreeOpKind::Delete { .. } => "delete",
+        TreeOpKind::Edit { .. } => "edit",
+        TreeOpKind::SetContent { .. } => "set-content",
+        TreeOpKind::SetExecutable { .. } => "set-executable",
+        TreeOpKind::Opaque { .. } => "unknown",
+    }
+}
