@@ -75,6 +75,9 @@ pub struct DaemonOptions {
     pub mdns: Option<Duration>,
     /// How often to ask each peer for what we lack.
     pub catchup_interval: Duration,
+    /// Files larger than this are binary files, replicated whole, even
+    /// when they are UTF-8 ([`DiskConfig::max_text_bytes`]).
+    pub max_text_bytes: usize,
 }
 
 /// Runs the daemon for the working copy at `paths` until SIGINT or SIGTERM.
@@ -85,7 +88,7 @@ pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), Daemon
     let mut membership = Membership::load(&paths.membership)?.ok_or(DaemonError::NotShared)?;
     let node = start(paths, &options, &mut membership).await?;
     let listener = bind(&paths.socket)?;
-    let disk = DiskConfig::default().with_state_file(&paths.disk_state);
+    let disk = DiskConfig::default().with_state_file(&paths.disk_state).with_max_text_bytes(options.max_text_bytes);
     let working_copy = working_copy::keep_in_step(NodeHandle::clone(&node), paths.working_copy.clone(), disk);
     tracing::info!(working_copy = %membership.name, socket = %paths.socket.display(), "daemon running");
     let result = tokio::select! {

@@ -195,6 +195,10 @@ struct Network {
     /// Seconds between catch-up exchanges with each peer.
     #[arg(long, env = "MEMO_CATCHUP_INTERVAL", default_value_t = CATCHUP_INTERVAL.as_secs_f64(), hide = true)]
     catchup_interval: f64,
+    /// Files larger than this many bytes are replicated whole, as binary
+    /// files, even when they are text (the text CRDT tracks every character).
+    #[arg(long, env = "MEMO_MAX_TEXT_BYTES", default_value_t = memo_node::disk::DiskConfig::default().max_text_bytes)]
+    max_text_bytes: usize,
 }
 
 impl Network {
@@ -206,6 +210,7 @@ impl Network {
             listen: self.listen.clone(),
             mdns: (self.mdns == "on").then(|| seconds(self.mdns_interval, "--mdns-interval")).transpose()?,
             catchup_interval: seconds(self.catchup_interval, "--catchup-interval")?,
+            max_text_bytes: self.max_text_bytes,
         })
     }
 
@@ -214,6 +219,7 @@ impl Network {
         let mut args = vec![format!("--mdns={}", self.mdns)];
         args.push(format!("--mdns-interval={}", self.mdns_interval));
         args.push(format!("--catchup-interval={}", self.catchup_interval));
+        args.push(format!("--max-text-bytes={}", self.max_text_bytes));
         args.extend(self.listen.iter().map(|a| format!("--listen={a}")));
         args
     }
