@@ -35,6 +35,15 @@ mod working_copy;
 
 use working_copy::WorkingCopyError;
 
+/// Set when a client asks the daemon to stop (`memo down`): this process
+/// runs one daemon, so one flag is enough.
+static STOP: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Asks the daemon of this process to stop cleanly, as SIGTERM does.
+pub fn request_stop() {
+    STOP.notify_one();
+}
+
 /// How often the addresses of connected peers are written down.
 pub const REMEMBER_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -95,12 +104,18 @@ pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), Daemon
         result = serve(&node, &mut membership, listener, paths) => result,
         result = working_copy => result.map_err(DaemonError::from),
         _ = stop_signal() => Ok(()),
+        _ = STOP.notified() => {
+            tracing::info!("asked to stop");
+            Ok(())
+        }
     };
-    let _ = std::fs::remove_file(&paths.socket);
     if let Err(error) = remember_peers(&node, &mut membership, paths).await {
         tracing::warn!(%error, "the peers' addresses were not written down");
     }
-    node.shutdown().await?;
+    let stopped = node.shutdown().await;
+    // Last, so that `memo down` returns once the store is closed.
+    let _ = std::fs::remove_file(&paths.socket);
+    stopped?;
     result
 }
 

@@ -23,6 +23,13 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log lines on stderr (-v info, -vv debug, -vvv trace); RUST_LOG
+    /// overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +54,18 @@ enum Command {
         at: At,
         #[command(flatten)]
         start: Start,
+    },
+    /// Starts the daemon in the background, unless one runs.
+    Up {
+        #[command(flatten)]
+        at: At,
+        #[command(flatten)]
+        network: Network,
+    },
+    /// Stops the running daemon cleanly.
+    Down {
+        #[command(flatten)]
+        at: At,
     },
     /// Runs the daemon in the foreground until interrupted.
     Daemon {
@@ -252,8 +271,6 @@ impl<E: std::error::Error + 'static> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -262,6 +279,15 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
@@ -280,6 +306,8 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Share { at, name, start } => share(&at.paths()?, name, &start),
         Command::Join { ticket, at, start } => join(&at.paths()?, &ticket, &start),
         Command::Daemon { at, network } => run_daemon(&at.paths()?, network.options()?),
+        Command::Up { at, network } => up(&at.paths()?, &network),
+        Command::Down { at } => down(&at.paths()?),
         Command::Status { at, json } => status(&at.paths()?, json),
         Command::Peers { at, json } => peers(&at.paths()?, json),
         Command::Log { at, json } => log(&at.paths()?, json),
@@ -326,7 +354,7 @@ fn share(paths: &NodePaths, name: Option<String>, start: &Start) -> Result<(), F
         }
     };
     if !start.no_daemon {
-        ensure_daemon(paths, &start.network)?;
+        ensure_daemon(paths, Some(&start.network))?;
     }
     let ticket = match control::call(&paths.socket, "ticket", Value::Null) {
         Ok(answer) => answer["ticket"].as_str().unwrap_or_default().to_string(),
@@ -382,7 +410,7 @@ fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
     };
     joined.save(&paths.membership)?;
     if !start.no_daemon {
-        ensure_daemon(paths, &start.network)?;
+        ensure_daemon(paths, Some(&start.network))?;
     }
     if start.json {
         println!("{}", json!({ "name": joined.name, "working_copy": joined.id_hex() }));
@@ -404,16 +432,37 @@ fn directory_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "working copy".into())
 }
 
-/// Starts the daemon in the background unless one runs, and waits until
-/// it answers on its socket.
-fn ensure_daemon(paths: &NodePaths, network: &Network) -> Result<(), Failure> {
+/// Calls the daemon, first starting it in the background if the working
+/// copy is shared and no daemon runs.
+fn daemon_call(paths: &NodePaths, method: &str, params: Value) -> Result<Value, Failure> {
+    match control::call(&paths.socket, method, params.clone()) {
+        Err(ClientError::NotRunning) => {
+            if Membership::load(&paths.membership)?.is_none() {
+                return Err(format_failure(
+                    "this working copy is not shared yet: run `memo share` here, or `memo join <ticket>`".into(),
+                ));
+            }
+            ensure_daemon(paths, None)?;
+            Ok(control::call(&paths.socket, method, params)?)
+        }
+        result => Ok(result?),
+    }
+}
+
+/// Starts the daemon in the background unless one runs (with `network`'s
+/// settings, else its own defaults and environment), and waits until it
+/// answers on its socket.
+fn ensure_daemon(paths: &NodePaths, network: Option<&Network>) -> Result<(), Failure> {
     if control::is_running(&paths.socket) {
         return Ok(());
     }
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&paths.log)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command.arg("daemon").arg("--at").arg(&paths.working_copy).arg("--store").arg(&paths.store);
-    command.args(network.to_args()).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    command
+        .args(network.map(Network::to_args).unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
     command.stderr(log);
     // Its own process group: a Ctrl-C in this terminal does not stop it.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
@@ -437,6 +486,40 @@ fn ensure_daemon(paths: &NodePaths, network: &Network) -> Result<(), Failure> {
 
 fn format_failure(message: String) -> Failure {
     Failure::Other(message.into())
+}
+
+/// `memo up`: the daemon in the background, for a shared working copy.
+fn up(paths: &NodePaths, network: &Network) -> Result<(), Failure> {
+    if Membership::load(&paths.membership)?.is_none() {
+        return Err(format_failure(
+            "this working copy is not shared yet: run `memo share` here, or `memo join <ticket>`".into(),
+        ));
+    }
+    if control::is_running(&paths.socket) {
+        eprintln!("memo: the daemon is already running");
+    }
+    ensure_daemon(paths, Some(network))
+}
+
+/// `memo down`: asks the daemon to stop, and waits until it has.
+fn down(paths: &NodePaths) -> Result<(), Failure> {
+    match control::call(&paths.socket, "stop", Value::Null) {
+        Err(ClientError::NotRunning) => {
+            eprintln!("memo: no daemon runs for this working copy");
+            return Ok(());
+        }
+        result => drop(result?),
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // The daemon removes its socket once its store is closed.
+    while paths.socket.exists() {
+        if std::time::Instant::now() > deadline {
+            return Err(format_failure(format!("the daemon did not stop within 60 s; see {}", paths.log.display())));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("memo: the daemon stopped");
+    Ok(())
 }
 
 fn run_daemon(paths: &NodePaths, options: DaemonOptions) -> Result<(), Failure> {
@@ -482,7 +565,7 @@ fn status(paths: &NodePaths, json: bool) -> Result<(), Failure> {
 
 /// `memo peers`: the daemon's peers.
 fn peers(paths: &NodePaths, json: bool) -> Result<(), Failure> {
-    let list = control::call(&paths.socket, "peers", Value::Null)?;
+    let list = daemon_call(paths, "peers", Value::Null)?;
     if json {
         println!("{list:#}");
     } else {
@@ -493,7 +576,7 @@ fn peers(paths: &NodePaths, json: bool) -> Result<(), Failure> {
 
 /// `memo log`: the history in runs by author.
 fn log(paths: &NodePaths, json: bool) -> Result<(), Failure> {
-    let log = control::call(&paths.socket, "history/log", Value::Null)?;
+    let log = daemon_call(paths, "history/log", Value::Null)?;
     if json {
         println!("{log:#}");
         return Ok(());
@@ -513,7 +596,7 @@ fn log(paths: &NodePaths, json: bool) -> Result<(), Failure> {
 
 /// `memo history <path>`: every change to one file, numbered.
 fn history(paths: &NodePaths, path: &str, json: bool) -> Result<(), Failure> {
-    let history = control::call(&paths.socket, "history/file", json!({ "path": path }))?;
+    let history = daemon_call(paths, "history/file", json!({ "path": path }))?;
     if json {
         println!("{history:#}");
         return Ok(());
@@ -535,7 +618,7 @@ fn show(paths: &NodePaths, path: &str, version: Option<&str>, json: bool) -> Res
     let version: Value = match version {
         None => Value::Null,
         Some(step) if step.parse::<usize>().is_ok() => {
-            let history = control::call(&paths.socket, "history/file", json!({ "path": path }))?;
+            let history = daemon_call(paths, "history/file", json!({ "path": path }))?;
             let index = step.parse::<usize>().unwrap_or(0);
             let steps = history["steps"].as_array().cloned().unwrap_or_default();
             match index.checked_sub(1).and_then(|i| steps.get(i)) {
@@ -548,8 +631,8 @@ fn show(paths: &NodePaths, path: &str, version: Option<&str>, json: bool) -> Res
         Some(text) => serde_json::from_str(text).map_err(|e| Failure::Usage(format!("--version: {e}")))?,
     };
     let file = match version {
-        Value::Null => control::call(&paths.socket, "buffer/open", json!({ "path": path, "encoding": "chars" }))?,
-        version => control::call(&paths.socket, "file/read_at", json!({ "path": path, "version": version }))?,
+        Value::Null => daemon_call(paths, "buffer/open", json!({ "path": path, "encoding": "chars" }))?,
+        version => daemon_call(paths, "file/read_at", json!({ "path": path, "version": version }))?,
     };
     match json {
         true => println!("{}", json!({ "path": path, "text": file["text"] })),

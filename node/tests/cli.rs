@@ -52,7 +52,7 @@ fn status_and_peers_say_what_to_do_before_anything_is_shared() {
     assert!(text.contains("not shared") && text.contains("not running"), "{text}");
     let peers = wc.memo(&["peers"]);
     assert_eq!(peers.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&peers.stderr).contains("memo daemon"), "{peers:?}");
+    assert!(String::from_utf8_lossy(&peers.stderr).contains("memo share"), "{peers:?}");
     let join = wc.memo(&["join", "--no-daemon", "memonotaticket"]);
     assert_eq!(join.status.code(), Some(2), "a bad ticket is a usage error: {join:?}");
     assert!(String::from_utf8_lossy(&join.stderr).contains("ticket"), "{join:?}");
@@ -96,6 +96,26 @@ fn share_starts_the_daemon_and_prints_a_ticket_that_join_takes() {
     let join = b.memo(&["join", "--no-daemon", &ticket]);
     assert_eq!(join.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&join.stderr).contains("already belongs"), "{join:?}");
+}
+
+#[test]
+fn up_starts_the_daemon_down_stops_it_and_commands_that_need_it_start_it() {
+    let wc = WorkingCopy::new();
+    assert!(wc.memo(&["share", "--no-daemon"]).status.success());
+    let running = |wc: &WorkingCopy| memo_node::control::is_running(&wc.socket());
+    let up = wc.memo(&["up"]);
+    assert!(up.status.success(), "{up:?}");
+    assert!(running(&wc));
+    let down = wc.memo(&["down"]);
+    assert!(down.status.success(), "{down:?}");
+    assert!(!running(&wc) && !wc.socket().exists());
+    // `memo log` needs the daemon: it starts one.
+    let log = wc.memo(&["-q", "log", "--json"]);
+    assert!(log.status.success(), "{log:?}");
+    assert!(running(&wc));
+    assert!(wc.memo(&["down"]).status.success());
+    let again = wc.memo(&["down"]);
+    assert!(again.status.success() && String::from_utf8_lossy(&again.stderr).contains("no daemon"), "{again:?}");
 }
 
 /// Stops a daemon started in the background, by pid.

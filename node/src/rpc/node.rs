@@ -1,4 +1,5 @@
-//! The daemon's own methods: `status`, `peers`, `ticket`; and, for tests
+//! The daemon's own methods: `status`, `peers`, `ticket`, `stop` (a clean
+//! shutdown, as SIGTERM: `memo down`); and, for tests
 //! and benchmarks, `debug.stream` (`{seed, count}`: that many steps of the
 //! seeded stream of [`crate::debug::step`] as local changes) and
 //! `debug.tree` (a digest of the tree's paths and contents, to compare
@@ -25,6 +26,10 @@ pub(super) async fn call(
             Ok(json!({ "working_copy": membership.id_hex(), "name": membership.name, "node": status }))
         }
         "peers" => Ok(json!(node.status().await.map_err(stopped)?.peers)),
+        "stop" => {
+            crate::daemon::request_stop();
+            Ok(json!({}))
+        }
         "ticket" => {
             let listening = node.status().await.map_err(stopped)?.listening;
             let own = |a: Multiaddr| a.with(Protocol::P2p(node.peer_id()));
