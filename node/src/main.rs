@@ -122,6 +122,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Undoes this replica's latest edit of a text file (again: the one
+    /// before), on every replica.
+    Undo {
+        /// The file, relative to the working copy's root.
+        file: String,
+        #[command(flatten)]
+        at: At,
+    },
     /// Prints a text file as it is, or as it was after a step of `memo
     /// history` or at a version.
     Show {
@@ -311,6 +319,14 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Status { at, json } => status(&at.paths()?, json),
         Command::Peers { at, json } => peers(&at.paths()?, json),
         Command::Log { at, json } => log(&at.paths()?, json),
+        Command::Undo { file, at } => {
+            let undone = daemon_call(&at.paths()?, "history/undo", json!({ "path": file }))?;
+            match undone["undone"] == true {
+                true => eprintln!("memo: undid your latest edit of {file}"),
+                false => eprintln!("memo: you have no edit of {file} left to undo"),
+            }
+            Ok(())
+        }
         Command::History { file, at, json } => history(&at.paths()?, &file, json),
         Command::Show { file, version, at, json } => show(&at.paths()?, &file, version.as_deref(), json),
         Command::StoreInfo { working_copy, store, json } => store_info(&working_copy, store, json),

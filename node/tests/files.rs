@@ -113,6 +113,12 @@ fn history_and_show_replay_a_file_across_a_rename() {
     let too_far = b.memo(&["show", "renamed.txt", "--version", "99"]);
     assert_eq!(too_far.status.code(), Some(2), "{too_far:?}");
 
+    // Undo is an operation too: a's latest edit goes, on both disks.
+    let undo = a.memo(&["undo", "renamed.txt"]);
+    assert!(undo.status.success() && String::from_utf8_lossy(&undo.stderr).contains("undid"), "{undo:?}");
+    wait_for_file(b.path(), "renamed.txt", Some("one\n"), &daemon_b);
+    wait_for_file(a.path(), "renamed.txt", Some("one\n"), &daemon_b);
+
     let log = b.memo(&["log", "--json"]);
     let log: serde_json::Value = serde_json::from_slice(&log.stdout).unwrap();
     let touched: Vec<&str> = log["runs"]

@@ -14,6 +14,10 @@
 //!   and unit counts, the paths it touched (as they are named now), and
 //!   the version after it.
 //!
+//! - `undo {path}` → `{undone}`: undoes this replica's latest edit of the
+//!   text file at `path` not undone yet (an operation like any other: it
+//!   reaches the disk and the peers); `undone` is false if there was none.
+//!
 //! Operations carry no wall-clock time, so neither says when; commits
 //! (the commit map) are not recorded yet.
 
@@ -38,6 +42,15 @@ pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) 
             Ok(json!({ "steps": steps? }))
         }
         "log" => Ok(json!({ "runs": connection.node.read(runs).await.map_err(stopped)? })),
+        "undo" => {
+            let FileHistory { path } = params("history/undo", value)?;
+            let undone = super::change(&connection.node, move |tree| {
+                let op = tree.undo_text(&path)?;
+                Ok((op.iter().cloned().collect(), op.is_some()))
+            })
+            .await?;
+            Ok(json!({ "undone": undone }))
+        }
         _ => Err(no_method()),
     }
 }
