@@ -34,6 +34,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Makes this working copy shareable (its id and secret, on HEAD's
+    /// commit) without starting anything; `memo share` does this too.
+    Init {
+        #[command(flatten)]
+        at: At,
+        /// The working copy's name, for people (default: the directory's).
+        #[arg(long)]
+        name: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Shares this working copy: makes its id and secret (once), starts the
     /// daemon, and prints a ticket for `memo join` on other machines.
     Share {
@@ -311,6 +323,15 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::Init { at, name, json } => {
+            let membership = init(&at.paths()?, name)?;
+            let (id, base) = (membership.id_hex(), commit_name(&membership.base));
+            match json {
+                true => println!("{}", json!({ "name": membership.name, "working_copy": id, "base": base })),
+                false => println!("working copy \"{}\" ({id}) on {base}", membership.name),
+            }
+            Ok(())
+        }
         Command::Share { at, name, start } => share(&at.paths()?, name, &start),
         Command::Join { ticket, at, start } => join(&at.paths()?, &ticket, &start),
         Command::Daemon { at, network } => run_daemon(&at.paths()?, network.options()?),
@@ -359,16 +380,7 @@ fn run(command: Command) -> Result<(), Failure> {
 
 /// `memo share`: the membership (made once), the daemon, the ticket.
 fn share(paths: &NodePaths, name: Option<String>, start: &Start) -> Result<(), Failure> {
-    let membership = match Membership::load(&paths.membership)? {
-        Some(existing) => existing,
-        None => {
-            let name = name.unwrap_or_else(|| directory_name(&paths.working_copy));
-            let base = memo_node::git::head_commit(&paths.working_copy)?;
-            let created = Membership::create(&name, base.map(|oid| oid.as_bytes().to_vec()).unwrap_or_default());
-            created.save(&paths.membership)?;
-            created
-        }
-    };
+    let membership = init(paths, name)?;
     if !start.no_daemon {
         ensure_daemon(paths, Some(&start.network))?;
     }
@@ -390,6 +402,19 @@ fn share(paths: &NodePaths, name: Option<String>, start: &Start) -> Result<(), F
         );
     }
     Ok(())
+}
+
+/// `memo init`: the working copy's membership, made once (a fresh id and
+/// secret, on HEAD's commit), or the one it has.
+fn init(paths: &NodePaths, name: Option<String>) -> Result<Membership, Failure> {
+    if let Some(existing) = Membership::load(&paths.membership)? {
+        return Ok(existing);
+    }
+    let name = name.unwrap_or_else(|| directory_name(&paths.working_copy));
+    let base = memo_node::git::head_commit(&paths.working_copy)?;
+    let created = Membership::create(&name, base.map(|oid| oid.as_bytes().to_vec()).unwrap_or_default());
+    created.save(&paths.membership)?;
+    Ok(created)
 }
 
 /// `memo join`: the ticket's membership, then the daemon.

@@ -101,7 +101,8 @@ fn share_starts_the_daemon_and_prints_a_ticket_that_join_takes() {
 #[test]
 fn up_starts_the_daemon_down_stops_it_and_commands_that_need_it_start_it() {
     let wc = WorkingCopy::new();
-    assert!(wc.memo(&["share", "--no-daemon"]).status.success());
+    let init = wc.memo(&["init", "--name", "project"]);
+    assert!(init.status.success() && String::from_utf8_lossy(&init.stdout).contains("\"project\""), "{init:?}");
     let running = |wc: &WorkingCopy| memo_node::control::is_running(&wc.socket());
     let up = wc.memo(&["up"]);
     assert!(up.status.success(), "{up:?}");
