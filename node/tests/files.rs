@@ -130,3 +130,17 @@ fn history_and_show_replay_a_file_across_a_rename() {
         .collect();
     assert!(touched.contains(&"renamed.txt"), "{log}");
 }
+
+#[test]
+fn nothing_is_read_while_git_holds_its_index_lock() {
+    let (a, b, _daemon_a, daemon_b, _upstream) = pair();
+    let lock = a.path().join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    std::fs::write(a.path().join("half.txt"), "written during a checkout\n").unwrap();
+    // Not a timing assertion: whatever the delay, nothing may cross while
+    // the lock is held; a second is long enough to see it if it would.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!b.path().join("half.txt").exists(), "read while Git held its lock");
+    std::fs::remove_file(&lock).unwrap();
+    wait_for_file(b.path(), "half.txt", Some("written during a checkout\n"), &daemon_b);
+}

@@ -14,6 +14,11 @@
 //! node's own writes never come back as operations, and the disk never
 //! misses a change.
 //!
+//! While Git holds `.git/index.lock` (a checkout, a commit, a reset is
+//! writing), nothing runs: what the watcher saw waits, and goes as one
+//! batch once Git is done, so a checkout is read whole, never half done,
+//! and the node writes nothing under Git's feet.
+//!
 //! Cost: finding what changed from outside walks the tree's operation log
 //! ([`memo_core::WorkTree::ops_since`]), linear in the log, once per
 //! wake-up. Disk reads and writes run on the node's task, as storing does.
@@ -25,6 +30,9 @@ use memo_core::VersionVector;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// How often a held batch looks whether Git let go of its index lock.
+const GIT_LOCK_POLL: Duration = Duration::from_millis(100);
 
 /// How long the watcher's thread waits for events before it looks whether
 /// the daemon is stopping.
@@ -48,9 +56,12 @@ pub async fn keep_in_step(node: NodeHandle, root: PathBuf, config: DiskConfig) -
     let step = Step { disk: DiskSync::open(&root, config)?, synced: None };
     let mut versions = node.watch_version();
     let mut batches = watch(&root)?;
+    let git_lock = crate::location::git_dir(&root).map(|dir| dir.join("index.lock")).ok();
     let (mut step, mut waiting) = step.run(&node, Some(Batch { hints: Vec::new(), rescan: true })).await?;
+    // What waits while Git holds its index lock.
+    let mut held: Option<Batch> = None;
     loop {
-        let batch = tokio::select! {
+        let woken = tokio::select! {
             batch = batches.recv() => match batch {
                 Some(batch) => Some(batch),
                 None => return Err(DiskError::RootGone(root).into()),
@@ -60,8 +71,28 @@ pub async fn keep_in_step(node: NodeHandle, root: PathBuf, config: DiskConfig) -
                 None
             }
             _ = tokio::time::sleep(settle), if waiting > 0 => Some(Batch::default()),
+            _ = tokio::time::sleep(GIT_LOCK_POLL), if held.is_some() => None,
         };
+        let batch = join(held.take(), woken);
+        // While Git holds its index lock (a checkout, a commit, a reset),
+        // the disk is half written: wait, and take it all as one batch.
+        if git_lock.as_ref().is_some_and(|lock| lock.exists()) {
+            held = Some(batch.unwrap_or_default());
+            continue;
+        }
         (step, waiting) = step.run(&node, batch).await?;
+    }
+}
+
+/// Two wake-ups as one: every hint of both, a rescan if either asks.
+fn join(a: Option<Batch>, b: Option<Batch>) -> Option<Batch> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.hints.extend(b.hints);
+            a.rescan |= b.rescan;
+            Some(a)
+        }
+        (a, b) => a.or(b),
     }
 }
 
