@@ -407,3 +407,24 @@ fn a_move_without_effect_still_keeps_a_concurrently_deleted_directory() {
     assert!(a.entry_at("a").is_some());
     sync(&mut [&mut a, &mut b, &mut c]);
 }
+
+#[test]
+fn the_commit_map_travels_waits_for_what_it_names_and_survives_a_snapshot() {
+    let base = base();
+    let (mut a, mut b) = (tree(1, &base), tree(2, &base));
+    a.edit_text("d/f.txt", 0, 0, "uncommitted then committed ").unwrap();
+    let sha = vec![0xab; 20];
+    let record = a.record_commit(sha.clone()).unwrap();
+    assert!(matches!(a.record_commit(vec![1; 7]), Err(TreeError::Invalid(_))), "a commit id is 20 or 32 bytes");
+    assert_eq!(TreeOp::decode(&record.encode()).unwrap(), record, "it encodes and decodes");
+    // The record alone cannot apply: it names an edit b lacks.
+    b.apply(record.clone()).unwrap();
+    assert!(b.commits().is_empty() && b.waiting().len() == 1);
+    deliver(&a, &mut b);
+    assert_eq!(b.commits(), a.commits());
+    let (commit, version, _) = &b.commits()[0];
+    assert_eq!(commit, &sha);
+    assert_eq!(b.at(version).read_text("d/f.txt").unwrap(), "uncommitted then committed line one\nline two\n");
+    let loaded = WorkTree::decode_snapshot(b.replica(), base.clone(), &b.encode_snapshot()).unwrap();
+    assert_eq!(loaded.commits(), b.commits());
+}

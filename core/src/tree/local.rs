@@ -169,6 +169,16 @@ impl WorkTree {
         }
     }
 
+    /// Records in the commit map that Git commit `commit` (its object id)
+    /// holds the working copy as this replica has it now.
+    pub fn record_commit(&mut self, commit: Vec<u8>) -> Result<TreeOp, TreeError> {
+        if ![20, 32].contains(&commit.len()) {
+            return Err(InvalidTreeOp::CommitId(commit.len()).into());
+        }
+        let version = self.version.clone();
+        Ok(self.emit(TreeOpKind::Commit { commit, version }))
+    }
+
     /// Sets or clears the executable bit of the file at `path`.
     pub fn set_executable(&mut self, path: &str, executable: bool) -> Result<TreeOp, TreeError> {
         let file = self.entry_at_path(path)?;

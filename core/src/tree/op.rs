@@ -44,6 +44,9 @@ pub enum TreeOpKind {
     SetContent { entry: EntryId, content: Vec<u8>, replaces: Vec<ValueId> },
     /// Sets or clears a file's executable bit.
     SetExecutable { file: EntryId, executable: bool },
+    /// Records that Git commit `commit` (its object id) holds the working
+    /// copy as it was at `version` (the commit map): no effect on the tree.
+    Commit { commit: Vec<u8>, version: VersionVector },
     /// A kind from a newer version of Memo: kept and forwarded, no effect.
     Opaque { kind: u32, units: u64, body: Vec<u8> },
 }
@@ -108,6 +111,8 @@ pub enum InvalidTreeOp {
     KindClash(EntryId),
     #[error("base text of {0:?} is missing from the base snapshot")]
     MissingBase(EntryId),
+    #[error("a commit id of {0} bytes (Git's are 20 or 32)")]
+    CommitId(usize),
     #[error(transparent)]
     Text(#[from] InvalidTextOp),
 }
@@ -125,7 +130,7 @@ impl TreeOp {
             | TreeOpKind::Delete { entry, .. }
             | TreeOpKind::SetContent { entry, .. } => Some(*entry),
             TreeOpKind::Edit { file, .. } | TreeOpKind::SetExecutable { file, .. } => Some(*file),
-            TreeOpKind::Opaque { .. } => None,
+            TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => None,
         }
     }
 
@@ -159,6 +164,7 @@ impl TreeOp {
             TreeOpKind::Edit { edit, .. } => edit.heap_size(),
             TreeOpKind::SetContent { content, replaces, .. } => content.len() + std::mem::size_of_val(&replaces[..]),
             TreeOpKind::SetExecutable { .. } => 0,
+            TreeOpKind::Commit { commit, version } => commit.len() + version.iter().count() * 24,
             TreeOpKind::Opaque { body, .. } => body.len(),
         }
     }
@@ -177,7 +183,7 @@ impl TreeOp {
             | TreeOpKind::SetContent { entry, .. }
             | TreeOpKind::Edit { file: entry, .. }
             | TreeOpKind::SetExecutable { file: entry, .. } => vec![*entry],
-            TreeOpKind::Opaque { .. } => vec![],
+            TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => vec![],
         }
     }
 
@@ -198,8 +204,8 @@ impl TreeOp {
                     ValueId::Base => None,
                 }));
             }
-            TreeOpKind::Delete { seen, .. } => {
-                deps.extend(seen.iter().map(|(replica, count)| IdRange::new(replica, 0, count)));
+            TreeOpKind::Delete { seen: version, .. } | TreeOpKind::Commit { version, .. } => {
+                deps.extend(version.iter().map(|(replica, count)| IdRange::new(replica, 0, count)));
             }
             _ => {}
         }
@@ -243,7 +249,10 @@ impl TreeOp {
             TreeOpKind::Delete { entry, .. } => check_not_root(*entry),
             TreeOpKind::Edit { edit, .. } => Ok(self.text_op(edit.clone()).validate()?),
             TreeOpKind::SetContent { content, .. } => check_size(content.len()),
-            TreeOpKind::SetExecutable { .. } | TreeOpKind::Opaque { .. } => Ok(()),
+            TreeOpKind::Commit { commit, .. } if ![20, 32].contains(&commit.len()) => {
+                Err(InvalidTreeOp::CommitId(commit.len()))
+            }
+            TreeOpKind::SetExecutable { .. } | TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => Ok(()),
         }
     }
 }

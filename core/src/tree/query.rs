@@ -194,6 +194,21 @@ impl WorkTree {
         }
     }
 
+    /// The commit map: each Git commit recorded ([`WorkTree::record_commit`],
+    /// by any replica) with the version it holds and who recorded it, in
+    /// the order applied.
+    pub fn commits(&self) -> Vec<(Vec<u8>, VersionVector, crate::id::OpId)> {
+        self.log
+            .iter()
+            .filter_map(|logged| match logged {
+                Logged::Op(TreeOp { id, kind: TreeOpKind::Commit { commit, version }, .. }) => {
+                    Some((commit.clone(), version.clone(), *id))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every applied operation that `version` lacks, in an order that a
     /// replica at `version` can apply directly (a causal order).
     pub fn ops_since(&self, version: &VersionVector) -> Vec<TreeOp> {

@@ -170,7 +170,8 @@ impl WorkTree {
                 self.touch(*file, op.id, units, true);
                 self.view.forget_change(&self.structure, *file, false);
             }
-            TreeOpKind::Opaque { .. } => {}
+            // The commit map is read from the log (`WorkTree::commits`).
+            TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => {}
         }
         self.advance(op.id, op.lamport, units);
         self.log_op(&op);

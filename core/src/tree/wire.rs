@@ -25,6 +25,7 @@ const KIND_MOVE: u32 = 17;
 const KIND_DELETE: u32 = 18;
 const KIND_SET_CONTENT: u32 = 19;
 const KIND_SET_EXECUTABLE: u32 = 20;
+const KIND_COMMIT: u32 = 21;
 
 /// An entry, relative to the operation that names it.
 #[derive(Serialize, Deserialize)]
@@ -60,6 +61,12 @@ struct MoveBody<'a> {
     entry: EntryRef,
     parent: EntryRef,
     name: &'a str,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CommitBody<'a> {
+    commit: &'a [u8],
+    version: Vec<([u8; 16], u64)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,8 +163,12 @@ pub fn encode_tree_op(op: &TreeOp) -> Vec<u8> {
             postcard::to_allocvec(&MoveBody { entry: entry_ref(id, *entry), parent: entry_ref(id, *parent), name }),
         ),
         TreeOpKind::Delete { entry, seen } => {
-            let seen = seen.iter().map(|(replica, count)| (*replica.as_bytes(), count)).collect();
+            let seen = version_to_wire(seen);
             framed(KIND_DELETE, postcard::to_allocvec(&DeleteBody { entry: entry_ref(id, *entry), seen }))
+        }
+        TreeOpKind::Commit { commit, version } => {
+            let version = version_to_wire(version);
+            framed(KIND_COMMIT, postcard::to_allocvec(&CommitBody { commit, version }))
         }
         TreeOpKind::SetContent { entry, content, replaces } => {
             let replaces = replaces.iter().map(|v| value_ref(id, *v)).collect();
@@ -189,7 +200,7 @@ pub fn decode_tree_op(bytes: &[u8]) -> Result<TreeOp, DecodeError> {
         kind => {
             let (opaque, rest): (Opaque<'_>, _) = postcard::take_from_bytes(rest)?;
             encoding::no_trailing_bytes(rest)?;
-            if opaque.units != 1 && (KIND_CREATE..=KIND_SET_EXECUTABLE).contains(&kind) {
+            if opaque.units != 1 && (KIND_CREATE..=KIND_COMMIT).contains(&kind) {
                 return Err(DecodeError::Malformed(format!("kind {kind} takes one unit, not {}", opaque.units)));
             }
             decode_framed(&id, kind, opaque)?
@@ -211,11 +222,11 @@ fn decode_framed(id: &OpId, kind: u32, opaque: Opaque<'_>) -> Result<TreeOpKind,
         }
         KIND_DELETE => {
             let b: DeleteBody = postcard::from_bytes(body)?;
-            let mut seen = VersionVector::new();
-            for (replica, count) in b.seen {
-                seen.set(ReplicaId::from_bytes(replica), count);
-            }
-            TreeOpKind::Delete { entry: entry_from(id, b.entry)?, seen }
+            TreeOpKind::Delete { entry: entry_from(id, b.entry)?, seen: version_from_wire(b.seen) }
+        }
+        KIND_COMMIT => {
+            let b: CommitBody<'_> = postcard::from_bytes(body)?;
+            TreeOpKind::Commit { commit: b.commit.to_vec(), version: version_from_wire(b.version) }
         }
         KIND_SET_CONTENT => {
             let b: SetContentBody<'_> = postcard::from_bytes(body)?;
@@ -228,6 +239,18 @@ fn decode_framed(id: &OpId, kind: u32, opaque: Opaque<'_>) -> Result<TreeOpKind,
         }
         kind => TreeOpKind::Opaque { kind, units: opaque.units, body: body.to_vec() },
     })
+}
+
+fn version_to_wire(version: &VersionVector) -> Vec<([u8; 16], u64)> {
+    version.iter().map(|(replica, count)| (*replica.as_bytes(), count)).collect()
+}
+
+fn version_from_wire(pairs: Vec<([u8; 16], u64)>) -> VersionVector {
+    let mut version = VersionVector::new();
+    for (replica, count) in pairs {
+        version.set(ReplicaId::from_bytes(replica), count);
+    }
+    version
 }
 
 impl TreeOp {

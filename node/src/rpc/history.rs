@@ -114,6 +114,7 @@ fn kind(kind: &TreeOpKind) -> &'static str {
         TreeOpKind::Edit { .. } => "edit",
         TreeOpKind::SetContent { .. } => "set-content",
         TreeOpKind::SetExecutable { .. } => "set-executable",
+        TreeOpKind::Commit { .. } => "commit",
         TreeOpKind::Opaque { .. } => "unknown",
     }
 }
