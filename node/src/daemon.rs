@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixListener;
 
+mod head;
 mod working_copy;
 
 use working_copy::WorkingCopyError;
@@ -99,10 +100,13 @@ pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), Daemon
     let listener = bind(&paths.socket)?;
     let disk = DiskConfig::default().with_state_file(&paths.disk_state).with_max_text_bytes(options.max_text_bytes);
     let working_copy = working_copy::keep_in_step(NodeHandle::clone(&node), paths.working_copy.clone(), disk);
+    let base = git2::Oid::from_bytes(&membership.base).ok();
+    let head = head::follow(NodeHandle::clone(&node), paths.working_copy.clone(), base);
     tracing::info!(working_copy = %membership.name, socket = %paths.socket.display(), "daemon running");
     let result = tokio::select! {
         result = serve(&node, &mut membership, listener, paths) => result,
         result = working_copy => result.map_err(DaemonError::from),
+        result = head => result.map_err(DaemonError::from),
         _ = stop_signal() => Ok(()),
         _ = STOP.notified() => {
             tracing::info!("asked to stop");

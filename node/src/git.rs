@@ -12,8 +12,9 @@
 //! in another repository. A path that is not UTF-8 is left out with a
 //! warning (the tree names entries by UTF-8 strings).
 //!
-//! Not yet (issue 7): following HEAD as it moves (commits, checkouts,
-//! epochs), the commit map, fetching a missing commit from a peer.
+//! Not yet (issue 7): a new base when HEAD moves (epochs), replicated
+//! checkouts, fetching a missing commit from a peer. (The daemon records
+//! commits in the commit map: `crate::daemon`.)
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 use memo_core::tree::{BaseEntry, BaseKind, BaseSnapshot, BlobId};
@@ -77,6 +78,15 @@ pub fn head_commit(path: &Path) -> Result<Option<Oid>, GitError> {
     };
     let commit = head.peel_to_commit().map_err(|source| GitError::Head { path: path.to_owned(), source })?;
     Ok(Some(commit.id()))
+}
+
+/// Whether `commit` descends from `ancestor` (a commit made on top of it,
+/// or several); `None` for `ancestor` (no commit yet) counts as an
+/// ancestor of every commit.
+pub fn descends_from(path: &Path, commit: Oid, ancestor: Option<Oid>) -> Result<bool, GitError> {
+    let Some(ancestor) = ancestor else { return Ok(true) };
+    let repo = open_repository(path)?;
+    repo.graph_descendant_of(commit, ancestor).map_err(|source| GitError::Commit { commit: commit.to_string(), source })
 }
 
 fn open_repository(path: &Path) -> Result<Repository, GitError> {

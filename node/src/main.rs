@@ -147,7 +147,8 @@ enum Command {
     Show {
         /// The file, relative to the working copy's root.
         file: String,
-        /// A step number of `memo history <path>`, or a version as JSON
+        /// A step number of `memo history <path>`, a commit of `memo log`
+        /// (its id or a prefix), or a version as JSON
         /// (`{"<replica>": <units>, ...}`).
         #[arg(long = "version", value_name = "STEP|VERSION")]
         version: Option<String>,
@@ -622,6 +623,14 @@ fn log(paths: &NodePaths, json: bool) -> Result<(), Failure> {
         println!("{log:#}");
         return Ok(());
     }
+    for commit in log["commits"].as_array().into_iter().flatten() {
+        let units: u64 = commit["version"].as_object().into_iter().flatten().filter_map(|(_, n)| n.as_u64()).sum();
+        println!(
+            "commit {}  holds {units} units of work  (recorded by {})",
+            text(&commit["commit"]),
+            text(&commit["replica"])
+        );
+    }
     for run in log["runs"].as_array().into_iter().flatten() {
         let files: Vec<&str> = run["paths"].as_array().into_iter().flatten().map(text).collect();
         println!(
@@ -666,6 +675,18 @@ fn show(paths: &NodePaths, path: &str, version: Option<&str>, json: bool) -> Res
                 Some(found) => found["version"].clone(),
                 None => {
                     return Err(Failure::Usage(format!("{path} has {} steps; there is no step {index}", steps.len())))
+                }
+            }
+        }
+        Some(sha) if sha.len() >= 4 && sha.chars().all(|c| c.is_ascii_hexdigit()) => {
+            let log = daemon_call(paths, "history/log", Value::Null)?;
+            let commits = log["commits"].as_array().cloned().unwrap_or_default();
+            let found =
+                commits.iter().find(|c| c["commit"].as_str().is_some_and(|id| id.starts_with(&sha.to_lowercase())));
+            match found {
+                Some(commit) => commit["version"].clone(),
+                None => {
+                    return Err(Failure::Usage(format!("commit {sha} is not in the commit map (`memo log` lists it)")))
                 }
             }
         }

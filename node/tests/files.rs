@@ -144,3 +144,34 @@ fn nothing_is_read_while_git_holds_its_index_lock() {
     std::fs::remove_file(&lock).unwrap();
     wait_for_file(b.path(), "half.txt", Some("written during a checkout\n"), &daemon_b);
 }
+
+#[test]
+fn a_commit_on_one_clone_is_mapped_to_its_version_on_the_other() {
+    let (a, b, _daemon_a, daemon_b, _upstream) = pair();
+    std::fs::write(a.path().join("plan.md"), "step one\n").unwrap();
+    wait_for_file(b.path(), "plan.md", Some("step one\n"), &daemon_b);
+    git(a.path(), &["add", "-A"]);
+    git(a.path(), &["commit", "-q", "-m", "plan"]);
+    let sha = String::from_utf8(
+        std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(a.path()).output().unwrap().stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let deadline = Instant::now() + common::PATIENCE;
+    loop {
+        let log = b.memo(&["log", "--json"]);
+        let log: serde_json::Value = serde_json::from_slice(&log.stdout).unwrap_or_default();
+        if log["commits"].as_array().is_some_and(|c| c.iter().any(|c| c["commit"] == sha.as_str())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b never learnt of commit {sha}: {log}\n{}", daemon_b.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Edits after the commit are not in it.
+    std::fs::write(a.path().join("plan.md"), "step one\nstep two\n").unwrap();
+    wait_for_file(b.path(), "plan.md", Some("step one\nstep two\n"), &daemon_b);
+    let show = b.memo(&["show", "plan.md", "--version", &sha[..12]]);
+    assert!(show.status.success(), "{show:?}");
+    assert_eq!(String::from_utf8_lossy(&show.stdout), "step one\n", "the file as committed");
+}

@@ -9,17 +9,18 @@
 //!   after it, for `file/read_at` (`memo show --version`). Text edits come
 //!   as the text CRDT keeps them: one author typing on in one place is one
 //!   run, so two saves that append are one step.
-//! - `log {}` → `{runs: [...]}`: the whole history as runs of consecutive
-//!   operations by one author, in causal order, each with its operation
-//!   and unit counts, the paths it touched (as they are named now), and
-//!   the version after it.
+//! - `log {}` → `{runs: [...], commits: [...]}`: the whole history as runs
+//!   of consecutive operations by one author, in causal order, each with
+//!   its operation and unit counts, the paths it touched (as they are
+//!   named now), and the version after it; and the commit map: each Git
+//!   commit recorded, the version it holds, and the replica that recorded
+//!   it.
 //!
 //! - `undo {path}` → `{undone}`: undoes this replica's latest edit of the
 //!   text file at `path` not undone yet (an operation like any other: it
 //!   reaches the disk and the peers); `undone` is false if there was none.
 //!
-//! Operations carry no wall-clock time, so neither says when; commits
-//! (the commit map) are not recorded yet.
+//! Operations carry no wall-clock time, so none of these says when.
 
 use super::{no_method, params, stopped, Connection};
 use crate::control::{code, RpcError};
@@ -41,7 +42,10 @@ pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) 
             let steps = connection.node.read(move |tree| file_steps(tree, &path)).await.map_err(stopped)?;
             Ok(json!({ "steps": steps? }))
         }
-        "log" => Ok(json!({ "runs": connection.node.read(runs).await.map_err(stopped)? })),
+        "log" => {
+            let (runs, commits) = connection.node.read(|tree| (runs(tree), commits(tree))).await.map_err(stopped)?;
+            Ok(json!({ "runs": runs, "commits": commits }))
+        }
         "undo" => {
             let FileHistory { path } = params("history/undo", value)?;
             let undone = super::change(&connection.node, move |tree| {
@@ -103,6 +107,16 @@ fn runs(tree: &WorkTree) -> Vec<Value> {
             let paths: BTreeSet<String> = entries.into_iter().filter_map(|e| tree.path_of(e)).collect();
             json!({ "replica": replica, "operations": operations, "units": units, "paths": paths, "version": version })
         })
+        .collect()
+}
+
+/// The commit map: each commit with the version it holds and who
+/// recorded it.
+fn commits(tree: &WorkTree) -> Vec<Value> {
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    tree.commits()
+        .into_iter()
+        .map(|(commit, version, by)| json!({ "commit": hex(&commit), "version": version, "replica": by.replica.to_string() }))
         .collect()
 }
 
