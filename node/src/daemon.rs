@@ -4,17 +4,18 @@
 //! replica from its store, starts the [`Node`] (listening where it
 //! listened last, so that the addresses its peers remember stay good),
 //! dials every remembered peer, serves the control socket
-//! ([`crate::control`]; its methods are in [`crate::rpc`]), and every [`REMEMBER_INTERVAL`] writes the
-//! addresses of its connected peers into the membership. On SIGINT or
-//! SIGTERM it shuts the node down cleanly (a snapshot) and removes its
-//! socket.
+//! ([`crate::control`]; its methods are in [`crate::rpc`]), and every
+//! [`REMEMBER_INTERVAL`] writes the addresses of its connected peers into
+//! the membership. On SIGINT, SIGTERM or `memo down` it shuts the node
+//! down cleanly (a snapshot), then removes its socket.
 //!
 //! The replica stands on the working copy's base commit ([`GitBase`]; an
 //! empty base before the first commit), and the working copy on disk is
 //! kept in step with it both ways (module `working_copy`): a saved file
 //! becomes operations, a peer's operations reach the disk. A vanished or
 //! emptied working copy stops the daemon rather than replicate a mass
-//! delete.
+//! delete. Commits made on top of the base are recorded in the commit map
+//! (module `head`).
 
 use crate::control;
 use crate::disk::DiskConfig;
