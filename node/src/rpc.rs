@@ -23,7 +23,7 @@
 //!   them even when remote edits cross them, and what it is told is exact;
 //! - [`anchor`]: `anchor/create`, `anchor/resolve` (positions that follow
 //!   the text, on every replica, across restarts);
-//! - [`file`]: `file/read_at` (a text file at a past version);
+//! - [`file`](mod@file): `file/read_at` (a text file at a past version);
 //! - [`history`]: `history/file` (every operation on one entry, with the
 //!   version after each), `history/log` (the whole history in runs by
 //!   author);
