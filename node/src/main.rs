@@ -453,6 +453,9 @@ fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
     joined.save(&paths.membership)?;
     if !start.no_daemon {
         ensure_daemon(paths, Some(&start.network))?;
+        if !start.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            show_catch_up(paths)?;
+        }
     }
     if start.json {
         println!("{}", json!({ "name": joined.name, "working_copy": joined.id_hex() }));
@@ -460,6 +463,45 @@ fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
         eprintln!("Joined \"{}\". `memo status` shows the peers and how far apart you are.", joined.name);
     }
     Ok(())
+}
+
+/// Shows the catch-up from the peers as a progress bar (on a terminal),
+/// until this replica holds what they held as of their last catch-up
+/// request. Leaving early (Ctrl-C) leaves the daemon running.
+fn show_catch_up(paths: &NodePaths) -> Result<(), Failure> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("catching up {bar:40} {pos}/{len} units of work ({per_sec})")
+            .expect("a valid template"),
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let status = control::call(&paths.socket, "status", Value::Null)?;
+        let units = status["node"]["units"].as_u64().unwrap_or(0);
+        let peers = status["node"]["peers"].as_array().cloned().unwrap_or_default();
+        let targets: Vec<u64> = peers
+            .iter()
+            .filter(|p| p["connected"] == true)
+            .filter_map(|p| Some(units - p["they_lack"].as_u64()?.min(units) + p["we_lack"].as_u64()?))
+            .collect();
+        match targets.iter().max() {
+            Some(&target) if units >= target => {
+                bar.finish_with_message("caught up");
+                eprintln!("caught up: {units} units of work");
+                return Ok(());
+            }
+            Some(&target) => {
+                bar.set_length(target);
+                bar.set_position(units);
+            }
+            None if started.elapsed() > Duration::from_secs(30) => {
+                bar.finish_and_clear();
+                eprintln!("no peer reachable yet: the daemon keeps trying (`memo status` shows it)");
+                return Ok(());
+            }
+            None => {}
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A commit's id as Git prints it; "no commit" for none.
