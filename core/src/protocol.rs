@@ -2,7 +2,10 @@
 //! what they hold, how they are encoded, and their limits. The node puts
 //! them on libp2p streams; nothing here does I/O.
 //!
+//! - [`bundle`]: operations in a file, authenticated by the working
+//!   copy's secret, for machines that never meet.
 //! - [`catchup`]: anti-entropy, by which a node fetches the operations it
 //!   lacks from a peer in bounded batches.
 
+pub mod bundle;
 pub mod catchup;

@@ -158,6 +158,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Moves operations between machines that never meet, as files: `memo
+    /// bundle export > ops.memo` here, `memo bundle import ops.memo` there.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
     /// Shows a working copy's store: where it is, this replica's id, how
     /// many operations it holds and from whom, and what its snapshot covers.
     StoreInfo {
@@ -198,6 +204,34 @@ enum Command {
         /// Write a snapshot every this many stored operations.
         #[arg(long, default_value_t = memo_node::store::DEFAULT_SNAPSHOT_INTERVAL)]
         snapshot_every: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Writes the operations this replica holds (all, or those a version
+    /// lacks) as a bundle, authenticated with the working copy's secret.
+    Export {
+        /// Only what this version lacks: JSON `{"<replica>": <units>, ...}`
+        /// (as `memo show --version` takes it).
+        #[arg(long, value_name = "VERSION")]
+        since: Option<String>,
+        /// Write the bundle to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Takes a bundle's operations (again is harmless). A bundle of another
+    /// working copy, made without its secret, or damaged is refused.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+        #[command(flatten)]
+        at: At,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -351,6 +385,12 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::History { file, at, json } => history(&at.paths()?, &file, json),
         Command::Show { file, version, at, json } => show(&at.paths()?, &file, version.as_deref(), json),
+        Command::Bundle { command: BundleCommand::Export { since, output, at } } => {
+            bundle_export(&at.paths()?, since.as_deref(), output.as_deref())
+        }
+        Command::Bundle { command: BundleCommand::Import { file, at, json } } => {
+            bundle_import(&at.paths()?, &file, json)
+        }
         Command::StoreInfo { working_copy, store, json } => store_info(&working_copy, store, json),
         Command::Rpc { at, stdio: true } => {
             Ok(memo_node::rpc::stdio::proxy(&at.paths()?.socket, std::io::stdin(), std::io::stdout())?)
@@ -741,6 +781,61 @@ fn show(paths: &NodePaths, path: &str, version: Option<&str>, json: bool) -> Res
     match json {
         true => println!("{}", json!({ "path": path, "text": file["text"] })),
         false => print!("{}", text(&file["text"])),
+    }
+    Ok(())
+}
+
+/// `memo bundle export`: the daemon makes the bundle; it goes to stdout
+/// or, whole or not at all, to `output`.
+fn bundle_export(paths: &NodePaths, since: Option<&str>, output: Option<&Path>) -> Result<(), Failure> {
+    use base64::Engine;
+    use std::io::Write;
+    let since: Value = match since {
+        None => json!({}),
+        Some(text) => serde_json::from_str(text).map_err(|e| Failure::Usage(format!("--since: {e}")))?,
+    };
+    let answer = daemon_call(paths, "bundle/export", json!({ "since": since }))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text(&answer["bytes"]))
+        .map_err(|e| format_failure(format!("the daemon sent a bundle that is not base64: {e}")))?;
+    match output {
+        None => match std::io::stdout().lock().write_all(&bytes) {
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => {}
+            result => result?,
+        },
+        Some(path) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut file = tempfile_in(dir)?;
+            file.1.write_all(&bytes)?;
+            file.1.sync_all()?;
+            std::fs::rename(&file.0, path)?;
+        }
+    }
+    eprintln!("memo: exported {} operations ({} bytes)", answer["operations"], bytes.len());
+    Ok(())
+}
+
+/// A new file beside where the bundle goes, renamed into place once
+/// written: no reader sees half a bundle.
+fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File), Failure> {
+    let mut random = [0u8; 8];
+    getrandom::getrandom(&mut random).map_err(|e| format_failure(e.to_string()))?;
+    let path = dir.join(format!(".memo-bundle-{:016x}.tmp", u64::from_le_bytes(random)));
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    Ok((path, file))
+}
+
+/// `memo bundle import FILE`: the daemon reads the file (a bundle may be
+/// larger than a request line).
+fn bundle_import(paths: &NodePaths, file: &Path, json: bool) -> Result<(), Failure> {
+    let path = std::fs::canonicalize(file).map_err(|e| format_failure(format!("{}: {e}", file.display())))?;
+    let received = daemon_call(paths, "bundle/import", json!({ "path": path }))?;
+    match json {
+        true => println!("{received}"),
+        false => eprintln!(
+            "memo: imported {} operations: {} held already, {} applied, {} refused",
+            received["operations"], received["known"], received["applied"], received["refused"]
+        ),
     }
     Ok(())
 }

@@ -464,6 +464,19 @@ enum Command {
     ConnectedPeers(oneshot::Sender<Vec<PeerId>>),
     Status(oneshot::Sender<NodeStatus>),
     Presence(Vec<u8>),
+    Receive(Vec<TreeOp>, oneshot::Sender<Received>),
+}
+
+/// What became of operations handed to [`NodeHandle::receive_all`] (from
+/// a bundle): how many there were, how many were stored already, how many
+/// the tree applied (now or from its causal buffer), and how many it
+/// refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Received {
+    pub operations: usize,
+    pub known: usize,
+    pub applied: usize,
+    pub refused: usize,
 }
 
 /// A node's state, as `memo status` shows it.
@@ -645,6 +658,17 @@ impl NodeHandle {
         answer.await.map_err(|_| NetError::Stopped)
     }
 
+    /// Takes operations that did not come from a peer (a bundle's) as a
+    /// catch-up batch is taken ([`Replica::receive_all`]: checked, stored
+    /// in one synced write, applied; one already stored changes nothing).
+    /// They are not gossiped: peers fetch them by catch-up. A store
+    /// failure stops the node ([`NetError::Stopped`]).
+    pub async fn receive_all(&self, ops: Vec<TreeOp>) -> Result<Received, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Receive(ops, reply)).await?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
     /// The peers known to be subscribed to the working copy's topic.
     pub async fn subscribed_peers(&self) -> Result<Vec<PeerId>, NetError> {
         let (reply, answer) = oneshot::channel();
@@ -743,7 +767,12 @@ impl NodeTask {
         let result = loop {
             tokio::select! {
                 _ = &mut stop => break Ok(()),
-                Some(command) = commands.recv() => self.command(command),
+                Some(command) = commands.recv() => {
+                    if let Err(error) = self.command(command) {
+                        tracing::error!(%error, "node stopping");
+                        break Err(error);
+                    }
+                }
                 event = self.swarm.select_next_some() => {
                     if let Err(error) = self.event(event) {
                         tracing::error!(%error, "node stopping");
@@ -775,8 +804,24 @@ impl NodeTask {
         Ok(closed?)
     }
 
-    fn command(&mut self, command: Command) {
+    fn command(&mut self, command: Command) -> Result<(), NetError> {
         match command {
+            Command::Receive(ops, reply) => {
+                let mut received = Received { operations: ops.len(), ..Received::default() };
+                for op in &ops {
+                    received.known += usize::from(self.replica.store().contains(OpKey::of(op))?);
+                }
+                for result in self.receive_all(ops)? {
+                    match result {
+                        Ok(applied) => received.applied += applied,
+                        Err(error) => {
+                            tracing::warn!(%error, "imported operation refused");
+                            received.refused += 1;
+                        }
+                    }
+                }
+                let _ = reply.send(received);
+            }
             Command::Local(local) => {
                 let ops = local(&mut self.replica);
                 self.announce_version();
@@ -829,6 +874,7 @@ impl NodeTask {
                 let _ = reply.send(peers);
             }
         }
+        Ok(())
     }
 
     /// Dials the peers whose redial is due ([`PeerBook::due`]).

@@ -32,7 +32,9 @@
 //! - [`annotation`]: `annotation/set`, `annotation/list`; notifications
 //!   `annotation/changed` (diagnostics held by anchors);
 //! - [`stream`]: `stream/publish`, `stream/follow`, `stream/unfollow`;
-//!   notifications `stream/data` (test output, a shared terminal).
+//!   notifications `stream/data` (test output, a shared terminal);
+//! - [`bundle`](mod@bundle): `bundle/export`, `bundle/import` (operations
+//!   as files, for machines that never meet).
 //!
 //! Offsets are in the unit the client declares ([`encoding::Encoding`]:
 //! `"utf-16"` by default, `"utf-8"`, `"chars"`). The README's "Editor RPC"
@@ -45,6 +47,7 @@
 pub mod anchor;
 pub mod annotation;
 pub mod buffer;
+pub mod bundle;
 pub mod encoding;
 pub mod file;
 pub mod history;
@@ -190,6 +193,7 @@ impl Connection {
             Some(("presence", name)) => presence::call(self, name, params).await,
             Some(("annotation", name)) => annotation::call(self, name, params).await,
             Some(("stream", name)) => stream::call(self, name, params).await,
+            Some(("bundle", name)) => bundle::call(self, name, params).await,
             _ => node::call(&self.node, &self.membership, method, params).await,
         }
         .map_err(|error| match error.code {

@@ -1,0 +1,448 @@
+//! The protocol's test vectors (`protocol-spec/vectors/*.json`): encoded
+//! messages with their decoded meaning, and text-operation sequences with
+//! the text they make. This test builds them from the code and fails if
+//! they differ from the checked-in files (the code drifted from the spec);
+//! `MEMO_WRITE_VECTORS=1 cargo test -p memo-core --test vectors` rewrites
+//! the files. `protocol-spec/check.py` reads the same files from the spec
+//! alone.
+
+use memo_core::protocol::bundle::{self, BundleKey};
+use memo_core::protocol::catchup::{Announcement, Request, Response};
+use memo_core::ticket::Ticket;
+use memo_core::tree::{EntryId, NewEntry, TimelineId, TreeOpKind, ValueId};
+use memo_core::{encoding, IdRange, OpId, ReplicaId, TextDoc, TextOp, TextOpKind, TreeOp, VersionVector};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn replica_hex(replica: ReplicaId) -> String {
+    hex(replica.as_bytes())
+}
+
+fn id_json(id: Option<OpId>) -> Value {
+    id.map_or(Value::Null, |id| json!({ "replica": replica_hex(id.replica), "seq": id.seq }))
+}
+
+fn range_json(range: &IdRange) -> Value {
+    json!({ "replica": replica_hex(range.replica), "seq": range.seq, "len": range.len })
+}
+
+fn version_json(version: &VersionVector) -> Value {
+    Value::Object(version.iter().map(|(replica, n)| (replica_hex(replica), n.into())).collect())
+}
+
+/// A text operation's body as JSON: `kind` and its fields.
+fn text_kind_json(kind: &TextOpKind) -> Value {
+    match kind {
+        TextOpKind::Insert { left, right, text } => {
+            json!({ "kind": "insert", "left": id_json(*left), "right": id_json(*right), "text": text.as_str() })
+        }
+        TextOpKind::Delete { targets } => {
+            json!({ "kind": "delete", "targets": targets.iter().map(range_json).collect::<Vec<_>>() })
+        }
+        TextOpKind::Undo { edits, undone } => {
+            json!({ "kind": "undo", "edits": edits.iter().map(range_json).collect::<Vec<_>>(), "undone": undone })
+        }
+        TextOpKind::Opaque { kind, units, body } => {
+            json!({ "kind": "opaque", "number": kind, "units": units, "body": hex(body) })
+        }
+        other => panic!("no vector form for {other:?}"),
+    }
+}
+
+fn with_header(id: OpId, lamport: u64, body: Value) -> Value {
+    let mut out = json!({ "replica": replica_hex(id.replica), "seq": id.seq, "lamport": lamport });
+    out.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+    out
+}
+
+fn text_op_json(op: &TextOp) -> Value {
+    with_header(op.id, op.lamport, text_kind_json(&op.kind))
+}
+
+fn entry_json(entry: &EntryId) -> Value {
+    match entry {
+        EntryId::Root => json!("root"),
+        EntryId::Created(id) => json!({ "created": id_json(Some(*id)) }),
+        EntryId::Derived(bytes) => json!({ "derived": hex(bytes) }),
+    }
+}
+
+fn tree_op_json(op: &TreeOp) -> Value {
+    let body = match &op.kind {
+        TreeOpKind::Create { parent, name, entry } => {
+            let entry = match entry {
+                NewEntry::Dir { generation } => json!({ "dir": { "generation": generation } }),
+                NewEntry::Text { executable } => json!({ "text": { "executable": executable } }),
+                NewEntry::Binary { content, executable } => {
+                    json!({ "binary": { "content": hex(content), "executable": executable } })
+                }
+                NewEntry::Symlink { target } => json!({ "symlink": { "target": target } }),
+            };
+            json!({ "kind": "create", "parent": entry_json(parent), "name": name, "entry": entry })
+        }
+        TreeOpKind::Move { entry, parent, name } => {
+            json!({ "kind": "move", "entry": entry_json(entry), "parent": entry_json(parent), "name": name })
+        }
+        TreeOpKind::Delete { entry, seen } => {
+            json!({ "kind": "delete_entry", "entry": entry_json(entry), "seen": version_json(seen) })
+        }
+        TreeOpKind::Edit { file, edit } => {
+            json!({ "kind": "edit", "file": entry_json(file), "edit": text_kind_json(edit) })
+        }
+        TreeOpKind::SetContent { entry, content, replaces } => {
+            let replaces: Vec<Value> = replaces
+                .iter()
+                .map(|v| match v {
+                    ValueId::Base => json!("base"),
+                    ValueId::Op(id) => id_json(Some(*id)),
+                })
+                .collect();
+            json!({ "kind": "set_content", "entry": entry_json(entry), "content": hex(content), "replaces": replaces })
+        }
+        TreeOpKind::SetExecutable { file, executable } => {
+            json!({ "kind": "set_executable", "file": entry_json(file), "executable": executable })
+        }
+        TreeOpKind::Commit { commit, version } => {
+            json!({ "kind": "commit", "commit": hex(commit), "version": version_json(version) })
+        }
+        TreeOpKind::Opaque { kind, units, body } => {
+            json!({ "kind": "opaque", "number": kind, "units": units, "body": hex(body) })
+        }
+    };
+    let mut out = with_header(op.id, op.lamport, body);
+    out["timeline"] = op.timeline.0.into();
+    out
+}
+
+const A: u128 = 0x0a0a_0a0a_0a0a_4a0a_8a0a_0a0a_0a0a_0a0a;
+const B: u128 = 0x0b0b_0b0b_0b0b_4b0b_8b0b_0b0b_0b0b_0b0b;
+
+fn a() -> ReplicaId {
+    ReplicaId::from_u128(A)
+}
+
+fn b() -> ReplicaId {
+    ReplicaId::from_u128(B)
+}
+
+fn text_ops() -> Vec<(&'static str, TextOp)> {
+    let (a, b) = (a(), b());
+    let op = |replica, seq, lamport, kind| TextOp { id: OpId::new(replica, seq), lamport, kind };
+    let insert = |left, right, text: &str| TextOpKind::Insert { left, right, text: text.into() };
+    vec![
+        ("first insert into an empty text", op(a, 0, 0, insert(None, None, "hi"))),
+        ("typing on (left: the author's previous unit)", op(a, 2, 2, insert(Some(OpId::new(a, 1)), None, "!"))),
+        ("insert after an own unit further back", op(a, 5, 5, insert(Some(OpId::new(a, 0)), None, "é"))),
+        (
+            "insert between another replica's characters (right: after left)",
+            op(a, 6, 9, insert(Some(OpId::new(b, 3)), Some(OpId::new(b, 4)), "x")),
+        ),
+        ("insert before a base character", op(b, 0, 3, insert(None, Some(OpId::new(ReplicaId::BASE_TEXT, 7)), "ab"))),
+        (
+            "delete of own, other and base ranges",
+            op(
+                a,
+                10,
+                12,
+                TextOpKind::Delete {
+                    targets: vec![
+                        IdRange::new(a, 8, 2),
+                        IdRange::new(b, 0, 1),
+                        IdRange::new(ReplicaId::BASE_TEXT, 4, 3),
+                    ]
+                    .into(),
+                },
+            ),
+        ),
+        (
+            "undo of two edits",
+            op(a, 13, 14, TextOpKind::Undo { edits: vec![IdRange::new(a, 0, 2), IdRange::new(b, 0, 2)], undone: true }),
+        ),
+        (
+            "an unknown kind (kept as opaque)",
+            op(b, 7, 20, TextOpKind::Opaque { kind: 9, units: 3, body: vec![1, 2, 3] }),
+        ),
+    ]
+}
+
+fn tree_ops() -> Vec<(&'static str, TreeOp)> {
+    let (a, b) = (a(), b());
+    let op = |seq, lamport, kind| TreeOp { id: OpId::new(a, seq), lamport, timeline: TimelineId::MAIN, kind };
+    let dir = EntryId::Derived([0xd1; 16]);
+    let file_a = EntryId::Created(OpId::new(a, 1));
+    let file_b = EntryId::Created(OpId::new(b, 4));
+    let version: VersionVector = [(a, 5), (b, 9)].into_iter().collect();
+    vec![
+        (
+            "create a directory",
+            op(
+                0,
+                0,
+                TreeOpKind::Create {
+                    parent: EntryId::Root,
+                    name: "src".into(),
+                    entry: NewEntry::Dir { generation: 0 },
+                },
+            ),
+        ),
+        (
+            "create a text file",
+            op(
+                1,
+                1,
+                TreeOpKind::Create { parent: dir, name: "main.rs".into(), entry: NewEntry::Text { executable: false } },
+            ),
+        ),
+        (
+            "create a binary file",
+            op(
+                2,
+                2,
+                TreeOpKind::Create {
+                    parent: EntryId::Root,
+                    name: "logo.png".into(),
+                    entry: NewEntry::Binary { content: vec![0x89, b'P', b'N', b'G'], executable: true },
+                },
+            ),
+        ),
+        (
+            "create a symlink",
+            op(
+                3,
+                3,
+                TreeOpKind::Create {
+                    parent: EntryId::Root,
+                    name: "link".into(),
+                    entry: NewEntry::Symlink { target: "src/main.rs".into() },
+                },
+            ),
+        ),
+        (
+            "edit: insert into an own file",
+            op(
+                4,
+                4,
+                TreeOpKind::Edit {
+                    file: file_a,
+                    edit: TextOpKind::Insert { left: None, right: None, text: "fn main() {}\n".into() },
+                },
+            ),
+        ),
+        (
+            "edit: delete in another's file",
+            op(
+                17,
+                20,
+                TreeOpKind::Edit {
+                    file: file_b,
+                    edit: TextOpKind::Delete { targets: vec![IdRange::new(b, 5, 2)].into() },
+                },
+            ),
+        ),
+        (
+            "edit: undo",
+            op(
+                18,
+                21,
+                TreeOpKind::Edit {
+                    file: file_a,
+                    edit: TextOpKind::Undo { edits: vec![IdRange::new(a, 4, 13)], undone: true },
+                },
+            ),
+        ),
+        (
+            "move (rename) an own file",
+            op(19, 22, TreeOpKind::Move { entry: file_a, parent: EntryId::Root, name: "lib.rs".into() }),
+        ),
+        (
+            "move another's file into a directory",
+            op(20, 23, TreeOpKind::Move { entry: file_b, parent: dir, name: "b.txt".into() }),
+        ),
+        ("delete an entry as seen at a version", op(21, 24, TreeOpKind::Delete { entry: dir, seen: version.clone() })),
+        (
+            "set content, replacing the base value and two others",
+            op(
+                22,
+                25,
+                TreeOpKind::SetContent {
+                    entry: EntryId::Created(OpId::new(a, 2)),
+                    content: vec![1, 2, 3],
+                    replaces: vec![ValueId::Base, ValueId::Op(OpId::new(a, 2)), ValueId::Op(OpId::new(b, 8))],
+                },
+            ),
+        ),
+        ("set executable", op(23, 26, TreeOpKind::SetExecutable { file: file_a, executable: true })),
+        ("commit map entry", op(24, 27, TreeOpKind::Commit { commit: vec![0xc0; 20], version })),
+        (
+            "an unknown kind (kept as opaque)",
+            op(25, 28, TreeOpKind::Opaque { kind: 40, units: 2, body: vec![0xff, 0] }),
+        ),
+        (
+            "an edit on another timeline",
+            TreeOp {
+                id: OpId::new(b, 0),
+                lamport: 30,
+                timeline: TimelineId(3),
+                kind: TreeOpKind::Edit {
+                    file: file_a,
+                    edit: TextOpKind::Insert {
+                        left: Some(OpId::new(ReplicaId::BASE_TEXT, 2)),
+                        right: None,
+                        text: "y".into(),
+                    },
+                },
+            },
+        ),
+    ]
+}
+
+/// Each vector file's content, by name.
+fn vectors() -> Vec<(&'static str, Value)> {
+    let text: Vec<Value> = text_ops()
+        .into_iter()
+        .map(|(name, op)| {
+            let bytes = encoding::encode_op(&op);
+            assert_eq!(encoding::decode_op(&bytes).unwrap(), op, "{name}");
+            json!({ "name": name, "hex": hex(&bytes), "decoded": text_op_json(&op) })
+        })
+        .collect();
+    let tree: Vec<Value> = tree_ops()
+        .into_iter()
+        .map(|(name, op)| {
+            let bytes = op.encode();
+            assert_eq!(TreeOp::decode(&bytes).unwrap(), op, "{name}");
+            json!({ "name": name, "hex": hex(&bytes), "decoded": tree_op_json(&op) })
+        })
+        .collect();
+    let ticket = Ticket {
+        working_copy: [0x11; 16],
+        name: "memo".into(),
+        secret: [0x22; 32],
+        base: vec![0x33; 20],
+        addresses: vec![vec![4, 127, 0, 0, 1, 6, 0x1f, 0x90]],
+    };
+    let ticket_text = ticket.encode().unwrap();
+    let ticket = json!([{
+        "name": "a ticket with one address",
+        "text": ticket_text,
+        "decoded": {
+            "working_copy": hex(&ticket.working_copy),
+            "name": ticket.name,
+            "secret": hex(&ticket.secret),
+            "base": hex(&ticket.base),
+            "addresses": ticket.addresses.iter().map(|a| hex(a)).collect::<Vec<_>>(),
+        },
+    }]);
+    let have: VersionVector = [(a(), 7), (b(), 300)].into_iter().collect();
+    let two_ops: Vec<Vec<u8>> = tree_ops().iter().take(2).map(|(_, op)| op.encode()).collect();
+    let catchup = json!([
+        { "name": "request: have", "hex": hex(&Request::Have(have.clone()).encode()),
+          "decoded": { "message": "have", "version": version_json(&have) } },
+        { "name": "response: ops", "hex": hex(&Response::Ops { ops: two_ops.clone(), more: true }.encode()),
+          "decoded": { "message": "ops", "ops": two_ops.iter().map(|o| hex(o)).collect::<Vec<_>>(), "more": true } },
+        { "name": "response: busy", "hex": hex(&Response::Busy.encode()), "decoded": { "message": "busy" } },
+        { "name": "announcement", "hex": hex(&Announcement { range: IdRange::new(b(), 40, 2) }.encode()),
+          "decoded": { "message": "announcement", "range": range_json(&IdRange::new(b(), 40, 2)) } },
+    ]);
+    let secret = [0x22; 32];
+    let key = BundleKey::from_secret(&secret);
+    let ops: Vec<TreeOp> = tree_ops().into_iter().take(3).map(|(_, op)| op).collect();
+    let bytes = bundle::encode(&[0x11; 16], &key, &ops);
+    let bundle = json!([{
+        "name": "a bundle of three operations",
+        "working_copy": hex(&[0x11; 16]),
+        "secret": hex(&secret),
+        "hex": hex(&bytes),
+        "decoded": { "ops": ops.iter().map(|op| hex(&op.encode())).collect::<Vec<_>>() },
+    }]);
+    vec![
+        ("text_ops", Value::Array(text)),
+        ("tree_ops", Value::Array(tree)),
+        ("ticket", ticket),
+        ("catchup", catchup),
+        ("bundle", bundle),
+        ("text_sequences", Value::Array(sequences())),
+    ]
+}
+
+/// Operation sequences (in an order every replica may receive them: each
+/// after what it depends on) and the text they make.
+fn sequences() -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut record = |name: &str, ops: Vec<TextOp>| {
+        let mut doc = TextDoc::new(ReplicaId::from_u128(0xffff));
+        for op in &ops {
+            doc.apply(op.clone()).unwrap();
+        }
+        let ops: Vec<String> = ops.iter().map(|op| hex(&encoding::encode_op(op))).collect();
+        out.push(json!({ "name": name, "ops": ops, "text": doc.text() }));
+    };
+
+    let mut one = TextDoc::new(a());
+    let mut ops = vec![one.insert(0, "hello").unwrap(), one.insert(5, " world").unwrap()];
+    ops.push(one.delete(0, 6).unwrap().unwrap());
+    ops.push(one.insert(5, "!").unwrap());
+    ops.push(one.insert(0, "¡").unwrap());
+    record("one author types, deletes and types again", ops);
+
+    let (mut x, mut y) = (TextDoc::new(a()), TextDoc::new(b()));
+    let (from_x, from_y) = (x.insert(0, "abc").unwrap(), y.insert(0, "xyz").unwrap());
+    record("two replicas type at the start of an empty text at once", vec![from_x.clone(), from_y.clone()]);
+    record("the same, received the other way round", vec![from_y, from_x]);
+
+    let (mut x, mut y) = (TextDoc::new(a()), TextDoc::new(b()));
+    let shared = x.insert(0, "ac").unwrap();
+    y.apply(shared.clone()).unwrap();
+    let mut ops = vec![shared];
+    for (i, c) in "111".chars().enumerate() {
+        ops.push(x.insert(1 + i, &c.to_string()).unwrap());
+    }
+    for (i, c) in "222".chars().enumerate() {
+        ops.push(y.insert(1 + i, &c.to_string()).unwrap());
+    }
+    ops.push(y.delete(4, 5).unwrap().unwrap());
+    record("concurrent runs typed between the same two characters are not interleaved", ops);
+
+    let (mut x, mut y) = (TextDoc::new(a()), TextDoc::new(b()));
+    let shared = x.insert(0, "base").unwrap();
+    y.apply(shared.clone()).unwrap();
+    let mut ops = vec![shared];
+    for i in 0..3 {
+        ops.push(x.insert(4 - i, "<").unwrap());
+    }
+    let deleted = y.delete(1, 3).unwrap().unwrap();
+    let typed = y.insert(1, "x").unwrap();
+    ops.extend([deleted, typed]);
+    record("typing backwards while another deletes and types", ops);
+    out
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../protocol-spec/vectors")
+}
+
+#[test]
+fn the_checked_in_vectors_are_what_the_code_makes() {
+    let write = std::env::var_os("MEMO_WRITE_VECTORS").is_some();
+    for (name, value) in vectors() {
+        let path = dir().join(format!("{name}.json"));
+        let text = format!("{}\n", serde_json::to_string_pretty(&value).unwrap());
+        if write {
+            std::fs::create_dir_all(dir()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+            continue;
+        }
+        let checked_in = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (MEMO_WRITE_VECTORS=1 writes it)", path.display()));
+        assert!(
+            checked_in == text,
+            "{} differs from what the code makes now: the encoding drifted from the spec. If the change is \
+             meant, update protocol-spec/ and rerun with MEMO_WRITE_VECTORS=1",
+            path.display()
+        );
+    }
+}
