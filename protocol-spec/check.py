@@ -426,6 +426,16 @@ def main():
         for op in v["ops"]:
             text.apply(decode_text_op(bytes.fromhex(op)))
         expect("text_sequences: " + v["name"], text.text(), v["text"])
+    # The tree's rules (moves, deletes, names) are not replayed here: each
+    # operation must decode; the expected trees are for implementations
+    # of the tree rules (core/tests/vectors.rs checks ours).
+    for v in load("tree_sequences"):
+        for op in v["ops"]:
+            try:
+                decode_tree_op(bytes.fromhex(op))
+            except Malformed as error:
+                failures.append("tree_sequences: %s: %s does not decode: %s" % (v["name"], op, error))
+        checked += 1
 
     for failure in failures:
         print(failure)

@@ -1,6 +1,6 @@
 //! The protocol's test vectors (`protocol-spec/vectors/*.json`): encoded
-//! messages with their decoded meaning, and text-operation sequences with
-//! the text they make. This test builds them from the code and fails if
+//! messages with their decoded meaning, text-operation sequences with the
+//! text they make, and working-tree sequences with the tree they make. This test builds them from the code and fails if
 //! they differ from the checked-in files (the code drifted from the spec);
 //! `MEMO_WRITE_VECTORS=1 cargo test -p memo-core --test vectors` rewrites
 //! the files. `protocol-spec/check.py` reads the same files from the spec
@@ -366,7 +366,70 @@ fn vectors() -> Vec<(&'static str, Value)> {
         ("catchup", catchup),
         ("bundle", bundle),
         ("text_sequences", Value::Array(sequences())),
+        ("tree_sequences", Value::Array(tree_sequences())),
     ]
+}
+
+/// Working-tree operation sequences (each after what it depends on) on an
+/// empty base, and the tree they make: every shown path with its content.
+fn tree_sequences() -> Vec<Value> {
+    use memo_core::tree::{Content, EmptyBase, WorkTree};
+    let new = |replica| WorkTree::new(replica, std::sync::Arc::new(EmptyBase));
+    let mut out = Vec::new();
+    let mut record = |name: &str, ops: Vec<TreeOp>| {
+        let mut tree = new(ReplicaId::from_u128(0xffff));
+        for op in &ops {
+            tree.apply(op.clone()).unwrap();
+        }
+        let shown: Vec<Value> = tree
+            .paths()
+            .into_iter()
+            .map(|path| match tree.read(&path).unwrap() {
+                Content::Dir => json!({ "path": path, "kind": "dir" }),
+                Content::Text(text) => json!({ "path": path, "kind": "text", "text": text }),
+                Content::Binary(bytes) => json!({ "path": path, "kind": "binary", "hex": hex(&bytes) }),
+                Content::Symlink(target) => json!({ "path": path, "kind": "symlink", "target": target }),
+            })
+            .collect();
+        let ops: Vec<String> = ops.iter().map(|op| hex(&op.encode())).collect();
+        out.push(json!({ "name": name, "ops": ops, "tree": shown }));
+    };
+    let share = |from: &WorkTree, to: &mut WorkTree| {
+        for op in from.ops_since(to.version()) {
+            to.apply(op).unwrap();
+        }
+    };
+
+    // A rename on one replica, an edit of the same file on the other.
+    let (mut x, mut y) = (new(a()), new(b()));
+    let mut ops = x.create_text("notes.txt", "one\n").unwrap();
+    share(&x, &mut y);
+    ops.push(x.rename("notes.txt", "plan.txt").unwrap());
+    ops.extend(y.edit_text("notes.txt", 4, 4, "two\n").unwrap());
+    record("a rename and a concurrent edit of one file both hold", ops);
+
+    // Both create the same name: one keeps it, the other gets a suffix.
+    let (mut x, mut y) = (new(a()), new(b()));
+    let mut ops = x.create_text("todo.md", "from a\n").unwrap();
+    ops.extend(y.create_text("todo.md", "from b\n").unwrap());
+    record("two creates of one name: the later shown with the replica's suffix", ops);
+
+    // Moves that would make a cycle: one is skipped.
+    let (mut x, mut y) = (new(a()), new(b()));
+    let mut ops = vec![x.create_dir("p").unwrap(), x.create_dir("q").unwrap()];
+    share(&x, &mut y);
+    ops.push(x.rename("p", "q/p").unwrap());
+    ops.push(y.rename("q", "p/q").unwrap());
+    record("concurrent moves that would close a cycle: the later is skipped", ops);
+
+    // A delete of a directory while a file is made inside it.
+    let (mut x, mut y) = (new(a()), new(b()));
+    let mut ops = vec![x.create_dir("src").unwrap()];
+    share(&x, &mut y);
+    ops.push(x.delete("src").unwrap());
+    ops.extend(y.create_text("src/new.rs", "fn new() {}\n").unwrap());
+    record("a delete removes only what its author saw: a new file keeps its directory", ops);
+    out
 }
 
 /// Operation sequences (in an order every replica may receive them: each
