@@ -2,6 +2,12 @@
 //! `light/js/memo-light.mjs` (Node's or a browser's built-in `WebAssembly`,
 //! no npm package and no generated glue).
 //!
+//! Why not wasm-bindgen: its generated JavaScript needs `wasm-bindgen-cli`
+//! at exactly the crate's version, and `cargo install wasm-bindgen-cli`
+//! (0.2.130) took 5 min 33 s on a 2-core machine beside another build
+//! (263 CPU-seconds, 160 crates): more than this whole binding is worth in
+//! every CI run.
+//!
 //! Unsafe code is allowed in this module alone (the crate denies it): the
 //! host hands its arguments over as pointers into the module's memory,
 //! which only `unsafe` can turn into slices, and the exports must keep
