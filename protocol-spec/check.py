@@ -4,8 +4,10 @@ alone (Python standard library only).
 
 It decodes every vector in vectors/ and compares the result with the
 vector's decoded meaning, checks the ticket's checksum and the bundle's
-HMAC, and replays each text-operation sequence (FugueMax in list form) to
-the expected text. Exit 0 when everything matches; otherwise it prints
+HMAC, replays each text-operation sequence (FugueMax in list form, deletes,
+undo registers) to the expected text, and recomputes the derived
+identities (entry ids, base-snapshot ids, base-text pseudo-replicas) and
+the names a directory shows for name conflicts and conflict copies. Exit 0 when everything matches; otherwise it prints
 what differs and exits 1.
 
     python3 protocol-spec/check.py
@@ -336,10 +338,14 @@ def decode_bundle(data, working_copy, secret):
 
 
 class Text:
-    """The text CRDT, one item per character (spec: text.md)."""
+    """The text CRDT, one item per character (spec: text.md), with undo
+    registers."""
 
     def __init__(self):
-        self.items = []  # [id, left, right, char, deleted]
+        self.items = []  # [id, left, right, char]
+        self.deleters = {}  # character id -> ids of the delete units that target it
+        self.units = set()  # the ids of every unit of this document's edits
+        self.registers = {}  # unit id -> ((lamport, replica bytes), undone)
 
     def index(self, ident_):
         for i, item in enumerate(self.items):
@@ -348,19 +354,41 @@ class Text:
         raise Malformed("unknown character %r" % (ident_,))
 
     def apply(self, op):
+        me = lambda k: (op["replica"], op["seq"] + k)  # noqa: E731
         if op["kind"] == "insert":
             for k, char in enumerate(op["text"]):
-                me = (op["replica"], op["seq"] + k)
                 left = op["left"] if k == 0 else {"replica": op["replica"], "seq": op["seq"] + k - 1}
                 left = None if left is None else (left["replica"], left["seq"])
                 right = None if op["right"] is None else (op["right"]["replica"], op["right"]["seq"])
-                self.integrate([me, left, right, char, False])
+                self.integrate([me(k), left, right, char])
+                self.units.add(me(k))
         elif op["kind"] == "delete":
+            k = 0
             for t in op["targets"]:
                 for s in range(t["seq"], t["seq"] + t["len"]):
-                    self.items[self.index((t["replica"], s))][4] = True
+                    self.index((t["replica"], s))
+                    self.deleters.setdefault((t["replica"], s), []).append(me(k))
+                    self.units.add(me(k))
+                    k += 1
+        elif op["kind"] == "undo":
+            stamp = (op["lamport"], bytes.fromhex(op["replica"]))
+            named = [(r["replica"], s) for r in op["edits"] for s in range(r["seq"], r["seq"] + r["len"])]
+            if any(unit not in self.units for unit in named):
+                raise Malformed("an undo names a unit that is not an edit of this text")
+            for unit in named:
+                if unit not in self.registers or stamp > self.registers[unit][0]:
+                    self.registers[unit] = (stamp, op["undone"])
+            self.units.add(me(0))
         elif op["kind"] != "opaque":
             raise Malformed("the sequences hold no %s" % op["kind"])
+
+    def undone(self, unit):
+        return unit in self.registers and self.registers[unit][1]
+
+    def visible(self, item):
+        if self.undone(item[0]):
+            return False
+        return all(self.undone(d) for d in self.deleters.get(item[0], []))
 
     def integrate(self, item):
         n = len(self.items)
@@ -388,7 +416,78 @@ class Text:
         self.items.insert(dest, item)
 
     def text(self):
-        return "".join(item[3] for item in self.items if not item[4])
+        return "".join(item[3] for item in self.items if self.visible(item))
+
+
+def entry_key(entry):
+    """An entry id as SHA-256 input (spec: tree.md, derived identities)."""
+    if entry == "root":
+        return b"\x00"
+    if "created" in entry:
+        c = entry["created"]
+        return b"\x01" + bytes.fromhex(c["replica"]) + c["seq"].to_bytes(8, "little")
+    return b"\x02" + bytes.fromhex(entry["derived"])
+
+
+def derive(parent, name, generation):
+    name = name.encode("utf-8")
+    data = b"memo/entry/v1" + entry_key(parent) + len(name).to_bytes(8, "little") + name
+    return {"derived": hashlib.sha256(data + generation.to_bytes(8, "little")).digest()[:16].hex()}
+
+
+def base_paths(paths):
+    """The derived id of each path of a base snapshot."""
+    out = []
+    for path in paths:
+        entry = "root"
+        for name in path.strip("/").split("/"):
+            entry = derive(entry, name, 0)
+        out.append({"path": path, "id": entry})
+    return out
+
+
+def base_text_replica(blob):
+    b = bytearray(hashlib.sha256(b"memo/base-text/v1" + blob).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x80  # UUID version 8
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return bytes(b).hex()
+
+
+def conflict_name(name, replica, taken):
+    dot = name.rfind(".")
+    stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+    candidate, n = "%s~%s%s" % (stem, replica[:8], ext), 2
+    while candidate in taken:
+        candidate, n = "%s~%s-%d%s" % (stem, replica[:8], n, ext), n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def directory_names(children):
+    """The names one directory shows (spec: tree.md, names): for each
+    child, its name and the names of its conflict copies."""
+    stamp = lambda c: (c["lamport"], bytes.fromhex(c["replica"]))  # noqa: E731
+    groups = {}
+    for i, c in enumerate(children):
+        groups.setdefault(c["name"], []).append(i)
+    taken = set(groups)
+    shown, losers = {}, []
+    for name in sorted(groups):
+        group = sorted(groups[name], key=lambda i: stamp(children[i]))
+        shown[group[0]] = name
+        losers += [(name, stamp(children[i]), i) for i in group[1:]]
+    for name, _, i in sorted(losers):
+        shown[i] = conflict_name(name, children[i]["replica"], taken)
+    copies, out = [], []
+    for i, c in enumerate(children):
+        values = sorted(range(len(c["values"])), key=lambda k: stamp(c["values"][k]))
+        copies += [(shown[i], stamp(c["values"][k]), i, k) for k in values[:-1]]
+    found = {i: [] for i in range(len(children))}
+    for name, _, i, k in sorted(copies):
+        found[i].append({"value": k, "shown": conflict_name(name, children[i]["values"][k]["replica"], taken)})
+    for i, c in enumerate(children):
+        out.append({"shown": shown[i], "copies": sorted(found[i], key=lambda x: x["shown"])})
+    return out
 
 
 def main():
@@ -426,6 +525,20 @@ def main():
         for op in v["ops"]:
             text.apply(decode_text_op(bytes.fromhex(op)))
         expect("text_sequences: " + v["name"], text.text(), v["text"])
+    for v in load("derived_ids"):
+        what = "derived_ids: " + v["name"]
+        if v["kind"] == "entry":
+            expect(what, derive(v["parent"], v["entry_name"], v["generation"]), v["id"])
+        elif v["kind"] == "base_paths":
+            expect(what, base_paths([p["path"] for p in v["paths"]]), v["paths"])
+        elif v["kind"] == "base_text":
+            expect(what, base_text_replica(bytes.fromhex(v["blob"])), v["replica"])
+        elif v["kind"] == "conflict":
+            want = [{"shown": c["shown"], "copies": sorted(c["copies"], key=lambda x: x["shown"])}
+                    for c in v["children"]]
+            expect(what, directory_names(v["children"]), want)
+        else:
+            failures.append("%s: unknown kind %s" % (what, v["kind"]))
     # The tree's rules (moves, deletes, names) are not replayed here: each
     # operation must decode; the expected trees are for implementations
     # of the tree rules (core/tests/vectors.rs checks ours).

@@ -367,6 +367,7 @@ fn vectors() -> Vec<(&'static str, Value)> {
         ("bundle", bundle),
         ("text_sequences", Value::Array(sequences())),
         ("tree_sequences", Value::Array(tree_sequences())),
+        ("derived_ids", Value::Array(derived_ids())),
     ]
 }
 
@@ -432,6 +433,133 @@ fn tree_sequences() -> Vec<Value> {
     out
 }
 
+/// Derived identities (tree.md): entry ids from (parent, name,
+/// generation), the ids of a base snapshot's paths, base-text
+/// pseudo-replicas, and the names shown for name conflicts and conflict
+/// copies.
+fn derived_ids() -> Vec<Value> {
+    use memo_core::tree::{base_text_replica, BlobId, EmptyBase, MemoryBase, WorkTree};
+    use std::sync::Arc;
+    let mut out = Vec::new();
+    let mut derive = |name: &str, parent: EntryId, entry_name: &str, generation: u64| {
+        let id = EntryId::derive(parent, entry_name, generation);
+        out.push(json!({
+            "name": name, "kind": "entry", "parent": entry_json(&parent), "entry_name": entry_name,
+            "generation": generation, "id": entry_json(&id),
+        }));
+        id
+    };
+    let src = derive("a directory at the top", EntryId::Root, "src", 0);
+    derive("the same name made again: generation 1", EntryId::Root, "src", 1);
+    let tree = derive("nested: a directory inside a derived one", src, "tree", 0);
+    derive("nested twice, a name of multi-byte characters", tree, "naïve ü", 0);
+    derive("under an entry created by an operation", EntryId::Created(OpId::new(a(), 7)), "x", 3);
+
+    let base = MemoryBase::new()
+        .file("README.md", "# memo\n")
+        .file("core/src/lib.rs", "pub mod tree;\n")
+        .symlink("core/link", "src/lib.rs")
+        .dir("empty");
+    let loaded = WorkTree::new(a(), Arc::new(base));
+    let paths: Vec<Value> = ["README.md", "core", "core/link", "core/src", "core/src/lib.rs", "empty"]
+        .iter()
+        .map(|path| json!({ "path": path, "id": entry_json(&loaded.entry_at(path).unwrap()) }))
+        .collect();
+    out.push(json!({ "name": "the entries of a base snapshot", "kind": "base_paths", "paths": paths }));
+
+    for (name, blob) in [
+        ("a 20-byte blob id (SHA-1)", MemoryBase::blob_id(b"fn main() {}\n")),
+        ("a 32-byte blob id (SHA-256)", BlobId((0..32).collect())),
+        ("an empty blob id", BlobId(Vec::new())),
+    ] {
+        let replica = base_text_replica(&blob);
+        out.push(json!({ "name": name, "kind": "base_text", "blob": hex(&blob.0), "replica": replica_hex(replica) }));
+    }
+
+    // Name conflicts: creates of binary files in the top directory, each
+    // with the (Lamport, replica) it was made with, and concurrent
+    // set-contents (each replacing the first value) that leave conflict
+    // copies; the names every replica shows.
+    type Child<'a> = (&'a str, u64, ReplicaId, Vec<(u64, ReplicaId)>);
+    let c = || ReplicaId::from_u128(0x0b0b_0b0b_ffff_4fff_8fff_ffff_ffff_ffff);
+    let cases: Vec<(&str, Vec<Child<'_>>)> = vec![
+        (
+            "two creates of one name: the greater stamp is renamed",
+            vec![("report.txt", 1, a(), vec![]), ("report.txt", 1, b(), vec![])],
+        ),
+        ("the Lamport stamp orders before the replica", vec![("x.rs", 2, a(), vec![]), ("x.rs", 1, b(), vec![])]),
+        (
+            "no extension, a leading dot, two dots",
+            vec![
+                ("Makefile", 1, a(), vec![]),
+                ("Makefile", 2, b(), vec![]),
+                (".bashrc", 3, a(), vec![]),
+                (".bashrc", 4, b(), vec![]),
+                ("archive.tar.gz", 5, a(), vec![]),
+                ("archive.tar.gz", 6, b(), vec![]),
+            ],
+        ),
+        (
+            "a conflict name already taken gets -2, -3",
+            vec![
+                ("a.txt", 1, a(), vec![]),
+                ("a.txt", 2, b(), vec![]),
+                ("a.txt", 3, c(), vec![]),
+                ("a~0b0b0b0b.txt", 4, a(), vec![]),
+            ],
+        ),
+        (
+            "concurrent contents of a binary file: conflict copies beside it",
+            vec![("logo.png", 1, b(), vec![]), ("logo.png", 1, a(), vec![(2, a()), (2, b()), (3, c())])],
+        ),
+    ];
+    for (name, children) in cases {
+        let mut tree = WorkTree::new(ReplicaId::from_u128(0xffff), Arc::new(EmptyBase));
+        let mut next: std::collections::HashMap<ReplicaId, u64> = Default::default();
+        let mut op = |replica: ReplicaId, lamport: u64, kind: TreeOpKind| {
+            let seq = next.entry(replica).or_insert(0);
+            *seq += 1;
+            TreeOp { id: OpId::new(replica, *seq - 1), lamport, timeline: TimelineId::MAIN, kind }
+        };
+        let mut made = Vec::new();
+        for (i, (file, lamport, replica, values)) in children.iter().enumerate() {
+            let entry = NewEntry::Binary { content: vec![i as u8], executable: false };
+            let create =
+                op(*replica, *lamport, TreeOpKind::Create { parent: EntryId::Root, name: file.to_string(), entry });
+            tree.apply(create.clone()).unwrap();
+            for (k, &(lamport, replica)) in values.iter().enumerate() {
+                let content = vec![i as u8, k as u8 + 1];
+                let replaces = vec![ValueId::Op(create.id)];
+                let kind = TreeOpKind::SetContent { entry: EntryId::Created(create.id), content, replaces };
+                tree.apply(op(replica, lamport, kind)).unwrap();
+            }
+            made.push(create.id);
+        }
+        let mut json_children = Vec::new();
+        for (i, (file, lamport, replica, values)) in children.iter().enumerate() {
+            let shown = tree.path_of(EntryId::Created(made[i])).unwrap();
+            let mut copies = Vec::new();
+            for path in tree.paths() {
+                if let Ok(memo_core::tree::Content::Binary(bytes)) = tree.read(&path) {
+                    if bytes.len() == 2 && bytes[0] == i as u8 && path != shown {
+                        copies.push(json!({ "value": bytes[1] - 1, "shown": path }));
+                    }
+                }
+            }
+            let values: Vec<Value> = values
+                .iter()
+                .map(|(lamport, replica)| json!({ "lamport": lamport, "replica": replica_hex(*replica) }))
+                .collect();
+            json_children.push(json!({
+                "name": file, "lamport": lamport, "replica": replica_hex(*replica), "values": values,
+                "shown": shown, "copies": copies,
+            }));
+        }
+        out.push(json!({ "name": name, "kind": "conflict", "children": json_children }));
+    }
+    out
+}
+
 /// Operation sequences (in an order every replica may receive them: each
 /// after what it depends on) and the text they make.
 fn sequences() -> Vec<Value> {
@@ -481,6 +609,34 @@ fn sequences() -> Vec<Value> {
     let typed = y.insert(1, "x").unwrap();
     ops.extend([deleted, typed]);
     record("typing backwards while another deletes and types", ops);
+
+    // Undo and redo: per unit, the latest (Lamport, replica) stamp decides.
+    let (mut x, mut y) = (TextDoc::new(a()), TextDoc::new(b()));
+    let typed = x.insert(0, "hello world").unwrap();
+    y.apply(typed.clone()).unwrap();
+    let deleted = y.delete(0, 6).unwrap().unwrap();
+    x.apply(deleted.clone()).unwrap();
+    let (undo_x, _) = x.undo(&[deleted.range()]).unwrap();
+    let (undo_y, _) = y.undo(&[deleted.range()]).unwrap();
+    let mut ops = vec![typed.clone(), deleted.clone(), undo_x.clone(), undo_y.clone()];
+    record("two concurrent undos of one delete both leave it undone", ops.clone());
+    x.apply(undo_y).unwrap();
+    y.apply(undo_x).unwrap();
+    let (redo, _) = x.redo(&[deleted.range()]).unwrap();
+    let bang = x.insert(5, "!").unwrap();
+    y.apply(redo.clone()).unwrap();
+    y.apply(bang.clone()).unwrap();
+    let (undo_bang, _) = y.undo(&[bang.range()]).unwrap();
+    ops.extend([redo, bang, undo_bang]);
+    record("a redo after both undos deletes again; an undone insert hides its text", ops);
+
+    let (mut x, mut y) = (TextDoc::new(a()), TextDoc::new(b()));
+    let typed = x.insert(0, "hello world").unwrap();
+    y.apply(typed.clone()).unwrap();
+    let (part, _) = y.undo(&[IdRange::new(a(), 0, 5)]).unwrap();
+    x.apply(part.clone()).unwrap();
+    let (undo_undo, _) = x.undo(&[part.range()]).unwrap();
+    record("an undo of part of an insert; an undo of an undo changes nothing", vec![typed, part, undo_undo]);
     out
 }
 
