@@ -539,7 +539,8 @@ def main():
             expect(what, directory_names(v["children"]), want)
         else:
             failures.append("%s: unknown kind %s" % (what, v["kind"]))
-    # The tree's rules (moves, deletes, names) are not replayed here: each
+    # The tree's rules (moves, deletes) are not replayed here (names are,
+    # one directory at a time, above): each
     # operation must decode; the expected trees are for implementations
     # of the tree rules (core/tests/vectors.rs checks ours).
     for v in load("tree_sequences"):

@@ -1,6 +1,7 @@
 //! The protocol's test vectors (`protocol-spec/vectors/*.json`): encoded
 //! messages with their decoded meaning, text-operation sequences with the
-//! text they make, and working-tree sequences with the tree they make. This test builds them from the code and fails if
+//! text they make, working-tree sequences with the tree they make, and
+//! derived identities and conflict names. This test builds them from the code and fails if
 //! they differ from the checked-in files (the code drifted from the spec);
 //! `MEMO_WRITE_VECTORS=1 cargo test -p memo-core --test vectors` rewrites
 //! the files. `protocol-spec/check.py` reads the same files from the spec
