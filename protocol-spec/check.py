@@ -539,10 +539,10 @@ def main():
             expect(what, directory_names(v["children"]), want)
         else:
             failures.append("%s: unknown kind %s" % (what, v["kind"]))
-    # The tree's rules (moves, deletes) are not replayed here (names are,
-    # one directory at a time, above): each
-    # operation must decode; the expected trees are for implementations
-    # of the tree rules (core/tests/vectors.rs checks ours).
+    # The tree's moves and deletes are not replayed here (its naming rule
+    # is, one directory at a time, above): each operation must decode; the
+    # expected trees are for implementations of tree.md
+    # (core/tests/vectors.rs checks ours).
     for v in load("tree_sequences"):
         for op in v["ops"]:
             try:
