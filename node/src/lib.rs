@@ -18,9 +18,11 @@
 //! - [`daemon`]: one working copy's node, run by `memo daemon`, and
 //!   [`control`], the socket through which `memo` talks to it, whose
 //!   methods are in [`rpc`], the editor RPC among them;
-//! - [`location`]: where a node keeps its files (`.git/memo/` by default).
+//! - [`location`]: where a node keeps its files (`.git/memo/` by default),
+//!   and [`config`]: the user's defaults (`~/.config/memo/config`).
 
 pub mod catchup;
+pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod disk;

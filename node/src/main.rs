@@ -326,6 +326,16 @@ impl<E: std::error::Error + 'static> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
+    // The user's configuration file sets defaults for what the
+    // environment may set, before the flags are read (and before any
+    // thread starts: the environment is process-wide).
+    match memo_node::config::defaults() {
+        Ok(defaults) => defaults.into_iter().for_each(|(name, value)| std::env::set_var(name, value)),
+        Err(error) => {
+            eprintln!("memo: {error}");
+            return ExitCode::from(2);
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn memo(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_memo")).args(args).current_dir(dir).env_remove("MEMO_STORE").output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));
+    command.args(args).current_dir(dir).env_remove("MEMO_STORE").env("MEMO_CONFIG", common::daemons::NO_CONFIG);
+    command.output().unwrap()
 }
 
 #[test]
@@ -117,6 +119,30 @@ fn up_starts_the_daemon_down_stops_it_and_commands_that_need_it_start_it() {
     assert!(wc.memo(&["down"]).status.success());
     let again = wc.memo(&["down"]);
     assert!(again.status.success() && String::from_utf8_lossy(&again.stderr).contains("no daemon"), "{again:?}");
+}
+
+#[test]
+fn the_users_configuration_file_sets_defaults_the_environment_overrides() {
+    let wc = WorkingCopy::new();
+    let config = wc.path().join(".git/test-config");
+    let elsewhere = wc.path().join(".git/from-config");
+    std::fs::write(&config, format!("# defaults\nMEMO_STORE={}\n", elsewhere.display())).unwrap();
+    let run = |env_store: Option<&str>| {
+        let mut command = memo_command(wc.path());
+        command.arg("store-info").env("MEMO_CONFIG", &config);
+        if let Some(store) = env_store {
+            command.env("MEMO_STORE", store);
+        }
+        command.output().unwrap()
+    };
+    let from_file = run(None);
+    assert!(String::from_utf8_lossy(&from_file.stderr).contains("from-config"), "{from_file:?}");
+    let from_env = run(Some("/tmp/memo-test-from-env"));
+    assert!(String::from_utf8_lossy(&from_env.stderr).contains("memo-test-from-env"), "{from_env:?}");
+    std::fs::write(&config, "MEMO_TYPO=1\n").unwrap();
+    let wrong = run(None);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("MEMO_TYPO"), "{wrong:?}");
 }
 
 /// Stops a daemon started in the background, by pid.

@@ -51,6 +51,7 @@ impl Lan {
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &self.hosts[i]]).arg(memo.get_program()).args(["daemon"]);
         command.current_dir(wc.path()).env_remove("MEMO_STORE").env("MEMO_CATCHUP_INTERVAL", "1");
+        command.env("MEMO_CONFIG", common::daemons::NO_CONFIG);
         command.env("MEMO_MDNS", "on").env("MEMO_MDNS_INTERVAL", "1");
         command.env("MEMO_LISTEN", format!("/ip4/10.77.0.{}/tcp/0", i + 1));
         let child = command.stdout(Stdio::null()).stderr(log).spawn().unwrap();

@@ -104,6 +104,7 @@ fn neovim(dir: &Path, char: char, out: &Path, scratch: &Path) -> Child {
         .arg(format!("luafile {}", script.display()))
         .current_dir(dir)
         .env("MEMO_MDNS", "off")
+        .env("MEMO_CONFIG", common::daemons::NO_CONFIG)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()

@@ -95,12 +95,16 @@ pub fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A configuration file that does not exist: tests ignore the user's.
+pub const NO_CONFIG: &str = "/nonexistent/memo-test-config";
+
 /// `memo` run in `dir`, on loopback, without mDNS, catching up every second.
 pub fn memo_command(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));
     command
         .current_dir(dir)
         .env_remove("MEMO_STORE")
+        .env("MEMO_CONFIG", NO_CONFIG)
         .env("MEMO_MDNS", "off")
         .env("MEMO_LISTEN", "/ip4/127.0.0.1/tcp/0")
         .env("MEMO_CATCHUP_INTERVAL", "1");
