@@ -46,6 +46,16 @@ pub fn request_stop() {
     STOP.notify_one();
 }
 
+/// Set once the daemon's first scan of the working copy is done.
+static SCANNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the daemon of this process has scanned its working copy once
+/// (`memo status` says so; `memo share` and `memo up` wait for it on a
+/// terminal).
+pub fn scanned() -> bool {
+    SCANNED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// How often the addresses of connected peers are written down.
 pub const REMEMBER_INTERVAL: Duration = Duration::from_secs(10);
 

@@ -434,6 +434,7 @@ fn share(paths: &NodePaths, name: Option<String>, start: &Start) -> Result<(), F
     let membership = init(paths, name)?;
     if !start.no_daemon {
         ensure_daemon(paths, Some(&start.network))?;
+        show_scan(paths)?;
     }
     let ticket = match control::call(&paths.socket, "ticket", Value::Null) {
         Ok(answer) => answer["ticket"].as_str().unwrap_or_default().to_string(),
@@ -632,7 +633,23 @@ fn up(paths: &NodePaths, network: &Network) -> Result<(), Failure> {
     if control::is_running(&paths.socket) {
         eprintln!("memo: the daemon is already running");
     }
-    ensure_daemon(paths, Some(network))
+    ensure_daemon(paths, Some(network))?;
+    show_scan(paths)
+}
+
+/// On a terminal, shows a spinner until the daemon's first scan of the
+/// working copy is done (a large one takes seconds: BENCHMARKS.md).
+fn show_scan(paths: &NodePaths) -> Result<(), Failure> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return Ok(());
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message("scanning the working copy");
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    while control::call(&paths.socket, "status", Value::Null)?["scanned"] != true {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    spinner.finish_with_message("working copy scanned");
+    Ok(())
 }
 
 /// `memo down`: asks the daemon to stop, and waits until it has.

@@ -109,6 +109,15 @@ fn up_starts_the_daemon_down_stops_it_and_commands_that_need_it_start_it() {
     let up = wc.memo(&["up"]);
     assert!(up.status.success(), "{up:?}");
     assert!(running(&wc));
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    loop {
+        let status: serde_json::Value = serde_json::from_slice(&wc.memo(&["status", "--json"]).stdout).unwrap();
+        if status["daemon"]["scanned"] == true {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first scan never ended: {status}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let down = wc.memo(&["down"]);
     assert!(down.status.success(), "{down:?}");
     assert!(!running(&wc) && !wc.socket().exists());

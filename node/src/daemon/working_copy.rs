@@ -58,6 +58,7 @@ pub async fn keep_in_step(node: NodeHandle, root: PathBuf, config: DiskConfig) -
     let mut batches = watch(&root)?;
     let git_lock = crate::location::git_dir(&root).map(|dir| dir.join("index.lock")).ok();
     let (mut step, mut waiting) = step.run(&node, Some(Batch { hints: Vec::new(), rescan: true })).await?;
+    super::SCANNED.store(true, std::sync::atomic::Ordering::Relaxed);
     // What waits while Git holds its index lock.
     let mut held: Option<Batch> = None;
     loop {

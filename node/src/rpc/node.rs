@@ -23,7 +23,10 @@ pub(super) async fn call(
     match method {
         "status" => {
             let status = node.status().await.map_err(stopped)?;
-            Ok(json!({ "working_copy": membership.id_hex(), "name": membership.name, "node": status }))
+            let scanned = crate::daemon::scanned();
+            Ok(
+                json!({ "working_copy": membership.id_hex(), "name": membership.name, "scanned": scanned, "node": status }),
+            )
         }
         "peers" => Ok(json!(node.status().await.map_err(stopped)?.peers)),
         "stop" => {
