@@ -89,6 +89,17 @@ pub fn descends_from(path: &Path, commit: Oid, ancestor: Option<Oid>) -> Result<
     repo.graph_descendant_of(commit, ancestor).map_err(|source| GitError::Commit { commit: commit.to_string(), source })
 }
 
+/// The paths Git sees as changed in the working copy at `path`: modified,
+/// added, deleted or untracked (ignored ones left out).
+pub fn changed_paths(path: &Path) -> Result<Vec<String>, GitError> {
+    let repo = open_repository(path)?;
+    let mut options = git2::StatusOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+    let statuses =
+        repo.statuses(Some(&mut options)).map_err(|source| GitError::Head { path: path.to_owned(), source })?;
+    Ok(statuses.iter().filter_map(|entry| entry.path().map(str::to_string)).collect())
+}
+
 fn open_repository(path: &Path) -> Result<Repository, GitError> {
     Repository::discover(path).map_err(|source| GitError::Open { path: path.to_owned(), source })
 }

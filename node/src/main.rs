@@ -502,6 +502,17 @@ fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
         None => theirs,
     };
     joined.save(&paths.membership)?;
+    let changed = memo_node::git::changed_paths(&paths.working_copy)?;
+    if !changed.is_empty() {
+        let some: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+        eprintln!(
+            "memo: this clone has {} uncommitted change(s) ({}{}): they join the shared working copy as this \
+             replica's edits, merged with the others'; nothing of them is overwritten",
+            changed.len(),
+            some.join(", "),
+            if changed.len() > some.len() { ", ..." } else { "" },
+        );
+    }
     if !start.no_daemon {
         ensure_daemon(paths, Some(&start.network))?;
         if !start.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {

@@ -175,3 +175,25 @@ fn a_commit_on_one_clone_is_mapped_to_its_version_on_the_other() {
     assert!(show.status.success(), "{show:?}");
     assert_eq!(String::from_utf8_lossy(&show.stdout), "step one\n", "the file as committed");
 }
+
+#[test]
+fn a_joiner_is_told_of_its_uncommitted_changes_and_keeps_them() {
+    let upstream = WorkingCopy::new();
+    std::fs::write(upstream.path().join("README.md"), "# Project\n").unwrap();
+    git(upstream.path(), &["add", "-A"]);
+    git(upstream.path(), &["commit", "-q", "-m", "base"]);
+    let (a, b) = (WorkingCopy::clone_of(upstream.path()), WorkingCopy::clone_of(upstream.path()));
+    a.share();
+    let daemon_a = a.start_daemon();
+    std::fs::write(b.path().join("README.md"), "# Project\n\nb's draft\n").unwrap();
+    std::fs::write(b.path().join("local.txt"), "only on b\n").unwrap();
+    let join = b.memo(&["join", "--no-daemon", &a.share()]);
+    assert!(join.status.success(), "{join:?}");
+    let told = String::from_utf8_lossy(&join.stderr);
+    assert!(told.contains("2 uncommitted change(s)") && told.contains("nothing of them is overwritten"), "{told}");
+    let daemon_b = b.start_daemon();
+    wait_for_file(a.path(), "local.txt", Some("only on b\n"), &daemon_a);
+    wait_for_file(a.path(), "README.md", Some("# Project\n\nb's draft\n"), &daemon_a);
+    assert_eq!(std::fs::read_to_string(b.path().join("README.md")).unwrap(), "# Project\n\nb's draft\n");
+    drop(daemon_b);
+}
