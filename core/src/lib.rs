@@ -65,7 +65,8 @@
 //! - [`text`]: the text CRDT ([`TextCrdt`]) and the single-document replica
 //!   that hosts it ([`TextDoc`]); anchors, history, undo, offset conversions.
 //! - [`tree`]: the working-tree CRDT, its base snapshot, views and history.
-//! - [`encoding`]: the compact binary encoding of operations and histories.
+//! - [`encoding`]: the compact binary encoding of operations and histories;
+//!   [`hex`]: bytes as Memo prints them.
 //! - [`ticket`]: the pasteable string that carries a working copy's
 //!   membership from one machine to another.
 //! - [`protocol`]: the messages nodes exchange besides operations (catch-up),
@@ -73,6 +74,7 @@
 
 pub mod causal;
 pub mod encoding;
+pub mod hex;
 pub mod id;
 pub mod protocol;
 mod replicas;

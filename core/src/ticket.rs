@@ -62,7 +62,7 @@ impl std::fmt::Debug for Ticket {
             .field("working_copy", &self.working_copy)
             .field("name", &self.name)
             .field("secret", &"..")
-            .field("base", &self.base.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            .field("base", &crate::hex::encode(&self.base))
             .field("addresses", &self.addresses.len())
             .finish()
     }

@@ -152,5 +152,5 @@ pub fn digest(tree: &WorkTree) -> String {
         }
         hasher.update(b"\n");
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    memo_core::hex::encode(&hasher.finalize())
 }

@@ -116,7 +116,7 @@ fn socket_path(dir: &Path) -> PathBuf {
     }
     use sha2::Digest;
     let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
-    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let name = memo_core::hex::encode(&digest[..8]);
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     runtime.join(format!("memo-{name}.sock"))
 }

@@ -570,7 +570,7 @@ fn show_catch_up(paths: &NodePaths) -> Result<(), Failure> {
 fn commit_name(id: &[u8]) -> String {
     match id.is_empty() {
         true => "no commit".into(),
-        false => id.iter().map(|b| format!("{b:02x}")).collect(),
+        false => memo_core::hex::encode(id),
     }
 }
 

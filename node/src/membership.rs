@@ -188,18 +188,7 @@ impl Membership {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Hex of any even length.
-fn unhex_any(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 || !text.is_ascii() {
-        return None;
-    }
-    (0..bytes.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
-}
+use memo_core::hex::{decode as unhex_any, encode as hex};
 
 /// Hex of exactly `N` bytes.
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {

@@ -271,9 +271,7 @@ pub struct Presence {
     pub data: Vec<u8>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use memo_core::hex::encode as hex;
 
 /// A message's id: SHA-256 of its topic and payload, so that every peer
 /// computes the same id for the same operation whoever relays it.

@@ -159,9 +159,7 @@ impl fmt::Display for OpKey {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use memo_core::hex::encode as hex;
 
 /// The operation store of one working copy.
 ///

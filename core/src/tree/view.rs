@@ -337,8 +337,7 @@ fn conflict_name(name: &str, stamp: Stamp, taken: &mut BTreeSet<String>) -> Stri
         Some(dot) if dot > 0 => name.split_at(dot),
         _ => (name, ""),
     };
-    let who = &stamp.1.as_bytes()[..4];
-    let who = who.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let who = crate::hex::encode(&stamp.1.as_bytes()[..4]);
     let mut candidate = format!("{stem}~{who}{ext}");
     let mut n = 2;
     while taken.contains(&candidate) {

@@ -199,7 +199,7 @@ pub(super) fn symlink_atomic(dir: &Path, name: &str, target: &str) -> io::Result
 fn temp_name(name: &str) -> String {
     let mut random = [0u8; 6];
     getrandom::getrandom(&mut random).expect("the OS random source works");
-    let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let tag = memo_core::hex::encode(&random);
     let short: String = name.chars().take(64).collect();
     format!("{WRITE_PREFIX}{tag}-{short}")
 }

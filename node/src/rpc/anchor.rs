@@ -104,15 +104,8 @@ async fn resolve(connection: &mut Connection, request: Resolve) -> Result<Value,
 }
 
 fn decode(id: &str) -> Option<Id> {
-    let digits = id.strip_prefix(PREFIX)?;
-    if digits.len() % 2 != 0 || !digits.is_ascii() {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> =
-        (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok()).collect();
-    serde_json::from_slice(&bytes?).ok()
+    let bytes = memo_core::hex::decode(id.strip_prefix(PREFIX)?)?;
+    serde_json::from_slice(&bytes).ok()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use memo_core::hex::encode as hex;

@@ -113,10 +113,11 @@ fn runs(tree: &WorkTree) -> Vec<Value> {
 /// The commit map: each commit with the version it holds and who
 /// recorded it.
 fn commits(tree: &WorkTree) -> Vec<Value> {
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     tree.commits()
         .into_iter()
-        .map(|(commit, version, by)| json!({ "commit": hex(&commit), "version": version, "replica": by.replica.to_string() }))
+        .map(|(commit, version, by)| {
+            json!({ "commit": memo_core::hex::encode(&commit), "version": version, "replica": by.replica.to_string() })
+        })
         .collect()
 }
 
