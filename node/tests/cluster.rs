@@ -72,12 +72,8 @@ fn a_node_that_joins_after_ten_thousand_operations_converges() {
 
 #[test]
 fn clones_at_one_commit_start_from_git_and_send_none_of_it() {
-    let upstream = WorkingCopy::new();
-    std::fs::create_dir_all(upstream.path().join("src")).unwrap();
-    std::fs::write(upstream.path().join("src/lib.rs"), "pub fn answer() -> u32 { 42 }\n".repeat(100)).unwrap();
-    std::fs::write(upstream.path().join("README"), "hello\n").unwrap();
-    common::daemons::git(upstream.path(), &["add", "-A"]);
-    common::daemons::git(upstream.path(), &["commit", "-q", "-m", "base"]);
+    let library = "pub fn answer() -> u32 { 42 }\n".repeat(100);
+    let upstream = WorkingCopy::committed(&[("src/lib.rs", &library), ("README", "hello\n")]);
     let (a, b) = (WorkingCopy::clone_of(upstream.path()), WorkingCopy::clone_of(upstream.path()));
     a.share();
     let daemon_a = a.start_daemon();

@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Two clones of one commit, shared and joined, their daemons running.
 fn pair() -> (WorkingCopy, WorkingCopy, Daemon, Daemon, WorkingCopy) {
-    let upstream = WorkingCopy::new();
-    std::fs::write(upstream.path().join("README.md"), "# Project\n").unwrap();
-    git(upstream.path(), &["add", "-A"]);
-    git(upstream.path(), &["commit", "-q", "-m", "base"]);
+    let upstream = WorkingCopy::committed(&[("README.md", "# Project\n")]);
     let (a, b) = (WorkingCopy::clone_of(upstream.path()), WorkingCopy::clone_of(upstream.path()));
     a.share();
     let daemon_a = a.start_daemon();
@@ -178,10 +175,7 @@ fn a_commit_on_one_clone_is_mapped_to_its_version_on_the_other() {
 
 #[test]
 fn a_joiner_is_told_of_its_uncommitted_changes_and_keeps_them() {
-    let upstream = WorkingCopy::new();
-    std::fs::write(upstream.path().join("README.md"), "# Project\n").unwrap();
-    git(upstream.path(), &["add", "-A"]);
-    git(upstream.path(), &["commit", "-q", "-m", "base"]);
+    let upstream = WorkingCopy::committed(&[("README.md", "# Project\n")]);
     let (a, b) = (WorkingCopy::clone_of(upstream.path()), WorkingCopy::clone_of(upstream.path()));
     a.share();
     let daemon_a = a.start_daemon();

@@ -23,6 +23,20 @@ impl WorkingCopy {
         WorkingCopy { dir }
     }
 
+    /// A repository with `files` (path, content) in one commit: the
+    /// upstream that tests clone.
+    pub fn committed(files: &[(&str, &str)]) -> WorkingCopy {
+        let upstream = WorkingCopy::new();
+        for (path, content) in files {
+            let path = upstream.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        git(upstream.path(), &["add", "-A"]);
+        git(upstream.path(), &["commit", "-q", "-m", "base"]);
+        upstream
+    }
+
     /// A clone of the repository at `upstream`.
     pub fn clone_of(upstream: &Path) -> WorkingCopy {
         let dir = tempfile::tempdir().unwrap();
