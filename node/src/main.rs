@@ -578,16 +578,18 @@ fn directory_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "working copy".into())
 }
 
+/// The working copy's membership; an error saying what to do if it has
+/// none (the daemon's own words).
+fn shared(paths: &NodePaths) -> Result<Membership, Failure> {
+    Membership::load(&paths.membership)?.ok_or_else(|| daemon::DaemonError::NotShared.into())
+}
+
 /// Calls the daemon, first starting it in the background if the working
 /// copy is shared and no daemon runs.
 fn daemon_call(paths: &NodePaths, method: &str, params: Value) -> Result<Value, Failure> {
     match control::call(&paths.socket, method, params.clone()) {
         Err(ClientError::NotRunning) => {
-            if Membership::load(&paths.membership)?.is_none() {
-                return Err(format_failure(
-                    "this working copy is not shared yet: run `memo share` here, or `memo join <ticket>`".into(),
-                ));
-            }
+            shared(paths)?;
             ensure_daemon(paths, None)?;
             Ok(control::call(&paths.socket, method, params)?)
         }
@@ -636,11 +638,7 @@ fn format_failure(message: String) -> Failure {
 
 /// `memo up`: the daemon in the background, for a shared working copy.
 fn up(paths: &NodePaths, network: &Network) -> Result<(), Failure> {
-    if Membership::load(&paths.membership)?.is_none() {
-        return Err(format_failure(
-            "this working copy is not shared yet: run `memo share` here, or `memo join <ticket>`".into(),
-        ));
-    }
+    shared(paths)?;
     if control::is_running(&paths.socket) {
         eprintln!("memo: the daemon is already running");
     }
@@ -783,34 +781,32 @@ fn history(paths: &NodePaths, path: &str, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The version `--version` names for `path`: a step of its history, a
+/// commit (or a prefix of one) of the commit map, or a version as JSON.
+fn version_of(paths: &NodePaths, path: &str, spec: &str) -> Result<Value, Failure> {
+    if let Ok(step) = spec.parse::<usize>() {
+        let history = daemon_call(paths, "history/file", json!({ "path": path }))?;
+        let steps = history["steps"].as_array().cloned().unwrap_or_default();
+        let found = step.checked_sub(1).and_then(|i| steps.get(i));
+        let missing = || Failure::Usage(format!("{path} has {} steps; there is no step {step}", steps.len()));
+        return found.map(|s| s["version"].clone()).ok_or_else(missing);
+    }
+    if spec.len() >= 4 && spec.chars().all(|c| c.is_ascii_hexdigit()) {
+        let log = daemon_call(paths, "history/log", Value::Null)?;
+        let prefix = spec.to_lowercase();
+        let commits = log["commits"].as_array().cloned().unwrap_or_default();
+        let found = commits.iter().find(|c| c["commit"].as_str().is_some_and(|id| id.starts_with(&prefix)));
+        let missing = || Failure::Usage(format!("commit {spec} is not in the commit map (`memo log` lists it)"));
+        return found.map(|c| c["version"].clone()).ok_or_else(missing);
+    }
+    serde_json::from_str(spec).map_err(|e| Failure::Usage(format!("--version: {e}")))
+}
+
 /// `memo show <path> [--version STEP|VERSION]`.
 fn show(paths: &NodePaths, path: &str, version: Option<&str>, json: bool) -> Result<(), Failure> {
-    let version: Value = match version {
+    let version = match version {
         None => Value::Null,
-        Some(step) if step.parse::<usize>().is_ok() => {
-            let history = daemon_call(paths, "history/file", json!({ "path": path }))?;
-            let index = step.parse::<usize>().unwrap_or(0);
-            let steps = history["steps"].as_array().cloned().unwrap_or_default();
-            match index.checked_sub(1).and_then(|i| steps.get(i)) {
-                Some(found) => found["version"].clone(),
-                None => {
-                    return Err(Failure::Usage(format!("{path} has {} steps; there is no step {index}", steps.len())))
-                }
-            }
-        }
-        Some(sha) if sha.len() >= 4 && sha.chars().all(|c| c.is_ascii_hexdigit()) => {
-            let log = daemon_call(paths, "history/log", Value::Null)?;
-            let commits = log["commits"].as_array().cloned().unwrap_or_default();
-            let found =
-                commits.iter().find(|c| c["commit"].as_str().is_some_and(|id| id.starts_with(&sha.to_lowercase())));
-            match found {
-                Some(commit) => commit["version"].clone(),
-                None => {
-                    return Err(Failure::Usage(format!("commit {sha} is not in the commit map (`memo log` lists it)")))
-                }
-            }
-        }
-        Some(text) => serde_json::from_str(text).map_err(|e| Failure::Usage(format!("--version: {e}")))?,
+        Some(spec) => version_of(paths, path, spec)?,
     };
     let file = match version {
         Value::Null => daemon_call(paths, "buffer/open", json!({ "path": path, "encoding": "chars" }))?,
