@@ -238,9 +238,12 @@ def tree_body(kind, body, replica, seq):
         out = {"kind": "set_content", "entry": entry, "content": content, "replaces": replaces}
     elif kind == 20:
         out = {"kind": "set_executable", "file": entry_ref(r, replica, seq), "executable": r.boolean()}
-    else:
+    elif kind == 21:
         commit = r.bytes().hex()
         out = {"kind": "commit", "commit": commit, "version": pairs(r)}
+    else:
+        commit = r.bytes().hex()
+        out = {"kind": "checkout", "commit": commit, "branch": r.string()}
     r.end()
     return out
 
@@ -256,7 +259,7 @@ def decode_tree_op(data):
     else:
         units = r.varint()
         body = r.bytes()
-        if 16 <= kind <= 21:
+        if 16 <= kind <= 22:
             if units != 1:
                 raise Malformed("kind %d takes one unit" % kind)
             out.update(tree_body(kind, body, replica, seq))

@@ -67,7 +67,7 @@ pub use base::{is_text, BaseEntry, BaseKind, BaseSnapshot, EmptyBase, MemoryBase
 pub use ids::{base_text_replica, BlobId, EntryId, TimelineId};
 pub use local::TreeError;
 pub use op::{check_name, InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, ValueId, MAX_CONTENT_BYTES, MAX_NAME_BYTES};
-pub use query::{Content, EntryInfo, EntryKind, Status};
+pub use query::{Content, EntryInfo, EntryKind, Head, Status};
 pub use remote::TreeApplyError;
 pub use snapshot::{SnapshotError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 
@@ -105,6 +105,8 @@ pub struct WorkTree {
     base: Arc<dyn BaseSnapshot>,
     /// The visible tree, computed as far as asked for since the changes.
     view: View,
+    /// Where the working copy's HEAD is ([`WorkTree::head`]).
+    head: Option<Head>,
 }
 
 /// An entry of the operation log.
@@ -134,6 +136,7 @@ impl WorkTree {
             entries: HashMap::default(),
             base,
             view: View::default(),
+            head: None,
         };
         tree.load_base();
         tree

@@ -77,6 +77,7 @@ fn run(seed: u64, steps: usize) {
         assert!(tree.waiting().is_empty(), "replica {i} has operations waiting");
         assert_eq!(tree.version(), trees[0].version(), "replica {i}");
         assert_eq!(snapshot(tree), expected, "replica {i} diverged");
+        assert_eq!(tree.head(), trees[0].head(), "replica {i}'s HEAD");
         assert_connected(tree);
     }
     let mut ops = trees[rng.gen_range(0..REPLICAS)].ops_since(&Default::default());
@@ -85,6 +86,7 @@ fn run(seed: u64, steps: usize) {
         late.apply(ops.swap_remove(rng.gen_range(0..ops.len()))).expect("a valid operation");
     }
     assert_eq!(snapshot(&late), expected, "a replica rebuilt from the operations diverged");
+    assert_eq!(late.head(), trees[0].head(), "a replica rebuilt from the operations has another HEAD");
 }
 
 #[test]

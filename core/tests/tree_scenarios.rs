@@ -428,3 +428,26 @@ fn the_commit_map_travels_waits_for_what_it_names_and_survives_a_snapshot() {
     let loaded = WorkTree::decode_snapshot(b.replica(), base.clone(), &b.encode_snapshot()).unwrap();
     assert_eq!(loaded.commits(), b.commits());
 }
+
+#[test]
+fn concurrent_checkouts_end_on_one_head_everywhere_and_a_later_commit_moves_it() {
+    let base = base();
+    let (mut a, mut b) = (tree(1, &base), tree(2, &base));
+    assert_eq!(a.head(), None, "HEAD is the base until something moves it");
+    let on_a = a.record_checkout(vec![0xaa; 20], "feature".into()).unwrap();
+    let on_b = b.record_checkout(vec![0xbb; 20], String::new()).unwrap();
+    assert!(matches!(a.record_checkout(vec![1; 20], "bad\nname".into()), Err(TreeError::Invalid(_))));
+    a.apply(on_b.clone()).unwrap();
+    b.apply(on_a.clone()).unwrap();
+    assert_eq!(a.head(), b.head(), "one HEAD on both");
+    // Equal Lamport stamps: the greater replica id wins.
+    let head = a.head().unwrap();
+    assert_eq!((head.commit.clone(), head.branch.clone()), (vec![0xbb; 20], Some(String::new())));
+    let commit = a.record_commit(vec![0xcc; 20]).unwrap();
+    b.apply(commit).unwrap();
+    let head = b.head().unwrap();
+    assert_eq!((head.commit.clone(), head.branch.clone()), (vec![0xcc; 20], None), "a commit moves the branch");
+    let loaded = WorkTree::decode_snapshot(b.replica(), base.clone(), &b.encode_snapshot()).unwrap();
+    assert_eq!(loaded.head(), b.head(), "HEAD survives a snapshot");
+    assert_eq!(TreeOp::decode(&on_a.encode()).unwrap(), on_a, "a checkout encodes and decodes");
+}

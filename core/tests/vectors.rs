@@ -110,6 +110,9 @@ fn tree_op_json(op: &TreeOp) -> Value {
         TreeOpKind::Commit { commit, version } => {
             json!({ "kind": "commit", "commit": hex(commit), "version": version_json(version) })
         }
+        TreeOpKind::Checkout { commit, branch } => {
+            json!({ "kind": "checkout", "commit": hex(commit), "branch": branch })
+        }
         TreeOpKind::Opaque { kind, units, body } => {
             json!({ "kind": "opaque", "number": kind, "units": units, "body": hex(body) })
         }
@@ -278,6 +281,10 @@ fn tree_ops() -> Vec<(&'static str, TreeOp)> {
         ),
         ("set executable", op(23, 26, TreeOpKind::SetExecutable { file: file_a, executable: true })),
         ("commit map entry", op(24, 27, TreeOpKind::Commit { commit: vec![0xc0; 20], version })),
+        (
+            "a checkout of a branch",
+            op(26, 29, TreeOpKind::Checkout { commit: vec![0xc1; 20], branch: "feature/x".into() }),
+        ),
         (
             "an unknown kind (kept as opaque)",
             op(25, 28, TreeOpKind::Opaque { kind: 40, units: 2, body: vec![0xff, 0] }),

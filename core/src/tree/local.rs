@@ -172,11 +172,23 @@ impl WorkTree {
     /// Records in the commit map that Git commit `commit` (its object id)
     /// holds the working copy as this replica has it now.
     pub fn record_commit(&mut self, commit: Vec<u8>) -> Result<TreeOp, TreeError> {
-        if ![20, 32].contains(&commit.len()) {
-            return Err(InvalidTreeOp::CommitId(commit.len()).into());
-        }
         let version = self.version.clone();
-        Ok(self.emit(TreeOpKind::Commit { commit, version }))
+        self.emit_checked(TreeOpKind::Commit { commit, version })
+    }
+
+    /// Records that this replica's HEAD moved to Git commit `commit` on
+    /// `branch` (empty for a detached HEAD): a checkout, a switch, a reset
+    /// or a rebase, which the other replicas follow.
+    pub fn record_checkout(&mut self, commit: Vec<u8>, branch: String) -> Result<TreeOp, TreeError> {
+        self.emit_checked(TreeOpKind::Checkout { commit, branch })
+    }
+
+    /// Emits an operation of a kind that needs no tree to check.
+    fn emit_checked(&mut self, kind: TreeOpKind) -> Result<TreeOp, TreeError> {
+        let op =
+            TreeOp { id: OpId::new(self.replica, self.next_seq), lamport: self.clock, timeline: self.timeline, kind };
+        op.validate()?;
+        Ok(self.emit(op.kind))
     }
 
     /// Sets or clears the executable bit of the file at `path`.

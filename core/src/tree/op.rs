@@ -47,6 +47,12 @@ pub enum TreeOpKind {
     /// Records that Git commit `commit` (its object id) holds the working
     /// copy as it was at `version` (the commit map): no effect on the tree.
     Commit { commit: Vec<u8>, version: VersionVector },
+    /// Records that the working copy's HEAD moved to Git commit `commit`
+    /// (a checkout, a switch, a reset, a rebase) on branch `branch` (empty
+    /// for a detached HEAD): no effect on the tree, whose changes travel as
+    /// their own operations. With the commit map's entries, the one with
+    /// the greatest stamp is the working copy's HEAD ([`super::Head`]).
+    Checkout { commit: Vec<u8>, branch: String },
     /// A kind from a newer version of Memo: kept and forwarded, no effect.
     Opaque { kind: u32, units: u64, body: Vec<u8> },
 }
@@ -113,6 +119,8 @@ pub enum InvalidTreeOp {
     MissingBase(EntryId),
     #[error("a commit id of {0} bytes (Git's are 20 or 32)")]
     CommitId(usize),
+    #[error("invalid branch name {0:?}")]
+    Branch(String),
     #[error(transparent)]
     Text(#[from] InvalidTextOp),
 }
@@ -130,7 +138,7 @@ impl TreeOp {
             | TreeOpKind::Delete { entry, .. }
             | TreeOpKind::SetContent { entry, .. } => Some(*entry),
             TreeOpKind::Edit { file, .. } | TreeOpKind::SetExecutable { file, .. } => Some(*file),
-            TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => None,
+            TreeOpKind::Commit { .. } | TreeOpKind::Checkout { .. } | TreeOpKind::Opaque { .. } => None,
         }
     }
 
@@ -165,6 +173,7 @@ impl TreeOp {
             TreeOpKind::SetContent { content, replaces, .. } => content.len() + std::mem::size_of_val(&replaces[..]),
             TreeOpKind::SetExecutable { .. } => 0,
             TreeOpKind::Commit { commit, version } => commit.len() + version.iter().count() * 24,
+            TreeOpKind::Checkout { commit, branch } => commit.len() + branch.len(),
             TreeOpKind::Opaque { body, .. } => body.len(),
         }
     }
@@ -183,7 +192,7 @@ impl TreeOp {
             | TreeOpKind::SetContent { entry, .. }
             | TreeOpKind::Edit { file: entry, .. }
             | TreeOpKind::SetExecutable { file: entry, .. } => vec![*entry],
-            TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => vec![],
+            TreeOpKind::Commit { .. } | TreeOpKind::Checkout { .. } | TreeOpKind::Opaque { .. } => vec![],
         }
     }
 
@@ -249,10 +258,12 @@ impl TreeOp {
             TreeOpKind::Delete { entry, .. } => check_not_root(*entry),
             TreeOpKind::Edit { edit, .. } => Ok(self.text_op(edit.clone()).validate()?),
             TreeOpKind::SetContent { content, .. } => check_size(content.len()),
-            TreeOpKind::Commit { commit, .. } if ![20, 32].contains(&commit.len()) => {
-                Err(InvalidTreeOp::CommitId(commit.len()))
+            TreeOpKind::Commit { commit, .. } => check_commit(commit),
+            TreeOpKind::Checkout { commit, branch } => {
+                check_commit(commit)?;
+                check_branch(branch)
             }
-            TreeOpKind::SetExecutable { .. } | TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => Ok(()),
+            TreeOpKind::SetExecutable { .. } | TreeOpKind::Opaque { .. } => Ok(()),
         }
     }
 }
@@ -290,6 +301,23 @@ fn check_not_root(entry: EntryId) -> Result<(), InvalidTreeOp> {
     match entry {
         EntryId::Root => Err(InvalidTreeOp::RootChange(entry)),
         _ => Ok(()),
+    }
+}
+
+fn check_commit(commit: &[u8]) -> Result<(), InvalidTreeOp> {
+    match [20, 32].contains(&commit.len()) {
+        true => Ok(()),
+        false => Err(InvalidTreeOp::CommitId(commit.len())),
+    }
+}
+
+/// A branch name is at most [`MAX_NAME_BYTES`] bytes, without NUL or
+/// control characters; whether Git takes it as a ref name is the node's
+/// check, before it touches a repository.
+fn check_branch(branch: &str) -> Result<(), InvalidTreeOp> {
+    match branch.len() <= MAX_NAME_BYTES && !branch.chars().any(char::is_control) {
+        true => Ok(()),
+        false => Err(InvalidTreeOp::Branch(branch.into())),
     }
 }
 

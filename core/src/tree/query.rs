@@ -7,7 +7,7 @@ use super::local::TreeError;
 use super::op::{base_to_wire, TreeOp, TreeOpKind};
 use super::view::Shown;
 use super::{is_text, Logged, WorkTree};
-use crate::id::ReplicaId;
+use crate::id::{OpId, ReplicaId};
 use crate::text::TextOp;
 use crate::version::VersionVector;
 use foldhash::{HashMap, HashSet};
@@ -209,6 +209,20 @@ impl WorkTree {
             .collect()
     }
 
+    /// Where the working copy's HEAD is, as every replica that applied the
+    /// same operations agrees; `None` until a commit or checkout is
+    /// recorded (HEAD is then the base).
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
+    }
+
+    /// Takes `head` if it is later than the current one.
+    pub(super) fn move_head(&mut self, head: Head) {
+        if self.head.as_ref().is_none_or(|current| current.stamp() < head.stamp()) {
+            self.head = Some(head);
+        }
+    }
+
     /// Every applied operation that `version` lacks, in an order that a
     /// replica at `version` can apply directly (a causal order).
     pub fn ops_since(&self, version: &VersionVector) -> Vec<TreeOp> {
@@ -289,5 +303,29 @@ fn kind_of(kind: &Kind) -> EntryKind {
         Kind::Dir => EntryKind::Dir,
         Kind::Symlink { .. } => EntryKind::Symlink,
         Kind::Unread { .. } | Kind::Text { .. } | Kind::Binary { .. } => EntryKind::File,
+    }
+}
+
+/// Where the working copy's HEAD is: the commit of the commit-map entry or
+/// checkout with the greatest stamp, so that concurrent checkouts end on
+/// one commit everywhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub commit: Vec<u8>,
+    /// The branch a checkout named (empty for a detached HEAD); `None` for
+    /// a commit, which moves the branch that was checked out.
+    pub branch: Option<String>,
+    /// The operation that moved it here, and its Lamport stamp.
+    pub op: OpId,
+    pub lamport: crate::id::Lamport,
+}
+
+impl Head {
+    pub(super) fn new(op: &TreeOp, commit: &[u8], branch: Option<&String>) -> Head {
+        Head { commit: commit.to_vec(), branch: branch.cloned(), op: op.id, lamport: op.lamport }
+    }
+
+    fn stamp(&self) -> (crate::id::Lamport, crate::id::ReplicaId) {
+        (self.lamport, self.op.replica)
     }
 }

@@ -4,7 +4,7 @@ use super::entry::{Bytes, Entry, Kind, Lww, Register};
 use super::ids::{EntryId, TimelineId};
 use super::op::{base_from_wire, InvalidTreeOp, NewEntry, TreeOp, TreeOpKind, ValueId};
 use super::structure::{Place, Stamp};
-use super::WorkTree;
+use super::{Head, WorkTree};
 use crate::causal::{BufferFull, CausalOp, Waiting};
 use crate::id::IdRange;
 use crate::text::{TextCrdt, TextOp};
@@ -171,7 +171,9 @@ impl WorkTree {
                 self.view.forget_change(&self.structure, *file, false);
             }
             // The commit map is read from the log (`WorkTree::commits`).
-            TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => {}
+            TreeOpKind::Commit { commit, .. } => self.move_head(Head::new(&op, commit, None)),
+            TreeOpKind::Checkout { commit, branch } => self.move_head(Head::new(&op, commit, Some(branch))),
+            TreeOpKind::Opaque { .. } => {}
         }
         self.advance(op.id, op.lamport, units);
         self.log_op(&op);

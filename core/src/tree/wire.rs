@@ -26,6 +26,7 @@ const KIND_DELETE: u32 = 18;
 const KIND_SET_CONTENT: u32 = 19;
 const KIND_SET_EXECUTABLE: u32 = 20;
 const KIND_COMMIT: u32 = 21;
+const KIND_CHECKOUT: u32 = 22;
 
 /// An entry, relative to the operation that names it.
 #[derive(Serialize, Deserialize)]
@@ -67,6 +68,12 @@ struct MoveBody<'a> {
 struct CommitBody<'a> {
     commit: &'a [u8],
     version: Vec<([u8; 16], u64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckoutBody<'a> {
+    commit: &'a [u8],
+    branch: &'a str,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -170,6 +177,9 @@ pub fn encode_tree_op(op: &TreeOp) -> Vec<u8> {
             let version = version_to_wire(version);
             framed(KIND_COMMIT, postcard::to_allocvec(&CommitBody { commit, version }))
         }
+        TreeOpKind::Checkout { commit, branch } => {
+            framed(KIND_CHECKOUT, postcard::to_allocvec(&CheckoutBody { commit, branch }))
+        }
         TreeOpKind::SetContent { entry, content, replaces } => {
             let replaces = replaces.iter().map(|v| value_ref(id, *v)).collect();
             let body = SetContentBody { entry: entry_ref(id, *entry), content, replaces };
@@ -200,7 +210,7 @@ pub fn decode_tree_op(bytes: &[u8]) -> Result<TreeOp, DecodeError> {
         kind => {
             let (opaque, rest): (Opaque<'_>, _) = postcard::take_from_bytes(rest)?;
             encoding::no_trailing_bytes(rest)?;
-            if opaque.units != 1 && (KIND_CREATE..=KIND_COMMIT).contains(&kind) {
+            if opaque.units != 1 && (KIND_CREATE..=KIND_CHECKOUT).contains(&kind) {
                 return Err(DecodeError::Malformed(format!("kind {kind} takes one unit, not {}", opaque.units)));
             }
             decode_framed(&id, kind, opaque)?
@@ -227,6 +237,10 @@ fn decode_framed(id: &OpId, kind: u32, opaque: Opaque<'_>) -> Result<TreeOpKind,
         KIND_COMMIT => {
             let b: CommitBody<'_> = postcard::from_bytes(body)?;
             TreeOpKind::Commit { commit: b.commit.to_vec(), version: version_from_wire(b.version) }
+        }
+        KIND_CHECKOUT => {
+            let b: CheckoutBody<'_> = postcard::from_bytes(body)?;
+            TreeOpKind::Checkout { commit: b.commit.to_vec(), branch: b.branch.into() }
         }
         KIND_SET_CONTENT => {
             let b: SetContentBody<'_> = postcard::from_bytes(body)?;

@@ -56,6 +56,7 @@ pub fn local_action(rng: &mut SmallRng, tree: &mut WorkTree) -> Vec<TreeOp> {
         (85..=89, Some(path)) => tree.set_executable(&path, rng.gen()).map(|op| vec![op]),
         (90..=94, Some(path)) => tree.undo_text(&path).map(|op| op.into_iter().collect()),
         (95..=96, _) => tree.record_commit(vec![rng.gen(); 20]).map(|op| vec![op]),
+        (97, _) => tree.record_checkout(vec![rng.gen(); 20], "main".into()).map(|op| vec![op]),
         _ => Ok(vec![]),
     };
     match ops {

@@ -35,7 +35,7 @@ impl DiskSync {
                 TreeOpKind::Create { .. } | TreeOpKind::Move { .. } | TreeOpKind::Delete { .. } => {
                     self.needs_reconcile = true;
                 }
-                TreeOpKind::Commit { .. } | TreeOpKind::Opaque { .. } => {}
+                TreeOpKind::Commit { .. } | TreeOpKind::Checkout { .. } | TreeOpKind::Opaque { .. } => {}
             }
         }
     }

@@ -130,6 +130,7 @@ fn kind(kind: &TreeOpKind) -> &'static str {
         TreeOpKind::SetContent { .. } => "set-content",
         TreeOpKind::SetExecutable { .. } => "set-executable",
         TreeOpKind::Commit { .. } => "commit",
+        TreeOpKind::Checkout { .. } => "checkout",
         TreeOpKind::Opaque { .. } => "unknown",
     }
 }
