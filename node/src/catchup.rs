@@ -54,13 +54,13 @@ fn invalid(reason: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::E
 
 /// Reads one frame of at most `max` bytes. The buffer grows as bytes
 /// arrive, so a peer that announces a large frame and sends little makes
-/// us hold only what it sent.
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+/// us hold only what it sent. (Also [`crate::objects`]' framing.)
+pub(crate) async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
     let mut prefix = [0; 4];
     io.read_exact(&mut prefix).await?;
     let len = u32::from_be_bytes(prefix) as usize;
     if len > max {
-        return Err(invalid(format!("catch-up message of {len} bytes, over the {max} limit")));
+        return Err(invalid(format!("message of {len} bytes, over the {max} limit")));
     }
     let mut bytes = Vec::new();
     io.take(len as u64).read_to_end(&mut bytes).await?;
@@ -73,11 +73,11 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::
 /// Writes one frame. A message over `max` is not sent: an
 /// [`io::ErrorKind::InvalidInput`] error, ours, where
 /// [`io::ErrorKind::InvalidData`] always means the peer's garbage.
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8], max: usize) -> io::Result<()> {
+pub(crate) async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8], max: usize) -> io::Result<()> {
     let len = match u32::try_from(bytes.len()) {
         Ok(len) if bytes.len() <= max => len,
         _ => {
-            let reason = format!("catch-up message of {} bytes, over the {max} limit: not sent", bytes.len());
+            let reason = format!("message of {} bytes, over the {max} limit: not sent", bytes.len());
             return Err(io::Error::new(io::ErrorKind::InvalidInput, reason));
         }
     };

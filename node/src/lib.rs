@@ -13,6 +13,8 @@
 //!   (ingestion of local changes, safe writes of remote ones, the watcher,
 //!   `.gitignore`);
 //! - [`git`]: the commit a working copy stands on, as the tree's base;
+//! - [`objects`]: Git objects over libp2p, the protocol by which a node
+//!   gets the commits it lacks (with their trees and blobs) as a Git pack;
 //! - [`membership`]: which working copy a clone belongs to, its secret,
 //!   where its peers were seen; tickets carry it between machines;
 //! - [`daemon`]: one working copy's node, run by `memo daemon`, and
@@ -30,6 +32,7 @@ pub mod git;
 pub mod location;
 pub mod membership;
 pub mod net;
+pub mod objects;
 pub mod replica;
 pub mod rpc;
 pub mod store;
