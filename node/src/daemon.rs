@@ -14,12 +14,13 @@
 //! kept in step with it both ways (module `working_copy`): a saved file
 //! becomes operations, a peer's operations reach the disk. A vanished or
 //! emptied working copy stops the daemon rather than replicate a mass
-//! delete. Commits made on top of the base are recorded in the commit map
-//! (module `head`).
+//! delete. HEAD is kept in step too (module `head`): commits and checkouts
+//! made here are recorded, and this clone follows the others', fetching
+//! the commits it lacks from a peer (module `fetch`).
 
 use crate::control;
 use crate::disk::DiskConfig;
-use crate::git::{self, GitBase, GitError};
+use crate::git::{GitBase, GitError};
 use crate::location::NodePaths;
 use crate::membership::{Membership, MembershipError};
 use crate::net::{self, NetError, Node, NodeConfig, NodeHandle};
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixListener;
 
+mod fetch;
 mod head;
 mod working_copy;
 
@@ -82,6 +84,8 @@ pub enum DaemonError {
     #[error("the working copy's base commit: {0}")]
     Base(String),
     #[error(transparent)]
+    Objects(#[from] crate::objects::ObjectsError),
+    #[error(transparent)]
     WorkingCopy(#[from] WorkingCopyError),
     #[error("control socket {path}: {source}")]
     Socket { path: PathBuf, source: std::io::Error },
@@ -110,14 +114,12 @@ pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), Daemon
     let node = start(paths, &options, &mut membership).await?;
     let listener = bind(&paths.socket)?;
     let disk = DiskConfig::default().with_state_file(&paths.disk_state).with_max_text_bytes(options.max_text_bytes);
-    let working_copy = working_copy::keep_in_step(NodeHandle::clone(&node), paths.working_copy.clone(), disk);
     let base = git2::Oid::from_bytes(&membership.base).ok();
-    let head = head::follow(NodeHandle::clone(&node), paths.working_copy.clone(), base);
+    let working_copy = working_copy::keep_in_step(NodeHandle::clone(&node), paths.working_copy.clone(), disk, base);
     tracing::info!(working_copy = %membership.name, socket = %paths.socket.display(), "daemon running");
     let result = tokio::select! {
         result = serve(&node, &mut membership, listener, paths) => result,
         result = working_copy => result.map_err(DaemonError::from),
-        result = head => result.map_err(DaemonError::from),
         _ = stop_signal() => Ok(()),
         _ = STOP.notified() => {
             tracing::info!("asked to stop");
@@ -142,6 +144,7 @@ async fn start(paths: &NodePaths, options: &DaemonOptions, membership: &mut Memb
             NodeConfig::new(keypair.clone(), membership.secret.clone(), membership.working_copy.to_vec(), listen);
         config.mdns = options.mdns;
         config.catchup_interval = options.catchup_interval;
+        config.repository = Some(paths.working_copy.clone());
         config
     };
     let default: Vec<Multiaddr> = vec![DEFAULT_LISTEN.parse().expect("a valid multiaddr")];
@@ -174,19 +177,40 @@ async fn start(paths: &NodePaths, options: &DaemonOptions, membership: &mut Memb
     Ok(node)
 }
 
-/// The working copy's base: the commit its membership names, read from
-/// this clone's repository. (Following HEAD when it moves is issue 7's:
-/// until then a moved HEAD is reported, and the base stays.)
+/// The working copy's base: the commit its membership names, the one the
+/// working copy started from (HEAD moves on; the base stays), read from
+/// this clone's repository.
 fn base_of(paths: &NodePaths, membership: &Membership) -> Result<Arc<dyn BaseSnapshot>, DaemonError> {
     if membership.base.is_empty() {
         return Ok(Arc::new(EmptyBase));
     }
     let commit = git2::Oid::from_bytes(&membership.base).map_err(|e| DaemonError::Base(e.to_string()))?;
-    let head = git::head_commit(&paths.working_copy)?;
-    if head != Some(commit) {
-        tracing::warn!(base = %commit, ?head, "HEAD is not the working copy's base: commits and checkouts are not followed yet");
-    }
     Ok(Arc::new(GitBase::open(&paths.working_copy, commit)?))
+}
+
+/// How long `memo join` looks for a peer that has the commit it lacks.
+pub const JOIN_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Fetches `commits` (with what they need) from a peer of `membership`
+/// into the clone at `paths`, before any daemon runs there: for `memo
+/// join` in a clone that lacks the working copy's base.
+pub fn fetch_commits(
+    paths: &NodePaths,
+    membership: &Membership,
+    options: &DaemonOptions,
+    commits: &[git2::Oid],
+) -> Result<(), DaemonError> {
+    let keypair = net::load_or_create_identity(&paths.identity)?;
+    let want: Vec<Vec<u8>> = commits.iter().map(|c| c.as_bytes().to_vec()).collect();
+    let request = crate::objects::Request { want: want.clone(), have: crate::objects::haves(&paths.working_copy) };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| NetError::Setup(e.to_string()))?;
+    let fetch =
+        net::fetch_once(keypair, &membership.secret, &membership.peers, options.mdns, request, JOIN_FETCH_TIMEOUT);
+    let pack = runtime.block_on(fetch)?;
+    Ok(crate::objects::unpack(&paths.working_copy, &pack, &want)?)
 }
 
 /// `wanted` with each port 0 replaced by the port the node got.

@@ -36,6 +36,8 @@ pub enum GitError {
     Commit { commit: String, source: git2::Error },
     #[error("reading HEAD of {path}: {source}")]
     Head { path: PathBuf, source: git2::Error },
+    #[error("moving HEAD to commit {commit}: {source}")]
+    Follow { commit: String, source: git2::Error },
 }
 
 /// A commit's tree as the working tree's base (see the module docs).
@@ -87,6 +89,108 @@ pub fn descends_from(path: &Path, commit: Oid, ancestor: Option<Oid>) -> Result<
     let Some(ancestor) = ancestor else { return Ok(true) };
     let repo = open_repository(path)?;
     repo.graph_descendant_of(commit, ancestor).map_err(|source| GitError::Commit { commit: commit.to_string(), source })
+}
+
+/// How HEAD came to a commit, from HEAD's reflog: a commit made here (a
+/// commit, an amend, a merge commit), or a move to a commit that was
+/// there (a checkout, a switch, a reset, a rebase, a fast-forward).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadMove {
+    Commit,
+    /// On `branch`; empty for a detached HEAD.
+    Checkout {
+        branch: String,
+    },
+}
+
+/// How HEAD, now at `commit`, got there (see [`HeadMove`]). Without a
+/// reflog entry for it (reflogs turned off), a move.
+pub fn head_move(path: &Path, commit: Oid) -> Result<HeadMove, GitError> {
+    let repo = open_repository(path)?;
+    let head_error = |source| GitError::Head { path: path.to_owned(), source };
+    let reflog = repo.reflog("HEAD").map_err(head_error)?;
+    let newest = reflog.get(0).filter(|entry| entry.id_new() == commit);
+    if newest.and_then(|entry| entry.message().map(|m| m.starts_with("commit"))).unwrap_or(false) {
+        return Ok(HeadMove::Commit);
+    }
+    let branch = match repo.head_detached().map_err(head_error)? {
+        true => String::new(),
+        false => repo.head().map_err(head_error)?.shorthand().unwrap_or_default().to_string(),
+    };
+    Ok(HeadMove::Checkout { branch })
+}
+
+/// Where [`follow_head`] put HEAD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Followed {
+    /// On this branch, made or moved to the commit.
+    Branch(String),
+    /// Detached: no branch was named, or ours of that name holds commits
+    /// the commit lacks (it is left as it was).
+    Detached,
+}
+
+/// Moves this clone's HEAD to `commit`, which another replica checked out
+/// or committed, without touching a file: the files come as operations.
+/// The index is reset to the commit's tree (as `git reset --mixed`), so
+/// `git status` shows the uncommitted edits of the working copy.
+///
+/// `branch`: the branch the other replica is on (`Some("")`: detached), or
+/// `None` for a commit, which moves the branch checked out here. A branch
+/// is made, or moved to `commit` if it holds nothing `commit` lacks or if
+/// it is where HEAD was (it followed the working copy); otherwise HEAD is
+/// detached and the branch left alone, so no commit of this clone is ever
+/// dropped from a branch. A name Git would refuse detaches too.
+pub fn follow_head(path: &Path, commit: Oid, branch: Option<&str>) -> Result<Followed, GitError> {
+    let repo = open_repository(path)?;
+    let error = |source| GitError::Follow { commit: commit.to_string(), source };
+    let target = repo.find_commit(commit).map_err(error)?;
+    let here = repo.head().ok().and_then(|head| head.target());
+    let name = match branch {
+        Some(name) => Some(name.to_string()),
+        None if !repo.head_detached().map_err(error)? => {
+            repo.head().ok().and_then(|h| h.shorthand().map(str::to_string))
+        }
+        None => None,
+    };
+    let reference = name.filter(|n| !n.is_empty()).map(|n| (format!("refs/heads/{n}"), n));
+    let movable = |full: &str| match repo.refname_to_id(full) {
+        Err(_) => true,
+        Ok(tip) => Some(tip) == here || tip == commit || repo.graph_descendant_of(commit, tip).unwrap_or(false),
+    };
+    let message = "memo: follow the working copy's HEAD";
+    let followed = match reference {
+        Some((full, short)) if git2::Reference::is_valid_name(&full) && movable(&full) => {
+            repo.reference(&full, commit, true, message).map_err(error)?;
+            repo.set_head(&full).map_err(error)?;
+            Followed::Branch(short)
+        }
+        _ => {
+            repo.set_head_detached(commit).map_err(error)?;
+            Followed::Detached
+        }
+    };
+    repo.reset(target.as_object(), git2::ResetType::Mixed, None).map_err(error)?;
+    Ok(followed)
+}
+
+/// Checks out `commit` in the clone at `path` with a detached HEAD, as
+/// `git checkout --detach` does: local changes to files the move leaves
+/// alone are kept; a change it would overwrite makes it fail, changing
+/// nothing.
+pub fn checkout_detached(path: &Path, commit: Oid) -> Result<(), GitError> {
+    let repo = open_repository(path)?;
+    let error = |source| GitError::Follow { commit: commit.to_string(), source };
+    let target = repo.find_commit(commit).map_err(error)?;
+    let mut options = git2::build::CheckoutBuilder::new();
+    options.safe();
+    repo.checkout_tree(target.as_object(), Some(&mut options)).map_err(error)?;
+    repo.set_head_detached(commit).map_err(error)
+}
+
+/// Whether the repository at (or above) `path` holds `commit`.
+pub fn has_commit(path: &Path, commit: Oid) -> bool {
+    open_repository(path).is_ok_and(|repo| repo.find_commit(commit).is_ok())
 }
 
 /// The paths Git sees as changed in the working copy at `path`: modified,

@@ -473,16 +473,7 @@ fn init(paths: &NodePaths, name: Option<String>) -> Result<Membership, Failure> 
 fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
     let ticket = memo_core::ticket::Ticket::decode(text).map_err(|e| Failure::Usage(e.to_string()))?;
     let theirs = Membership::from_ticket(&ticket)?;
-    let head = memo_node::git::head_commit(&paths.working_copy)?.map(|oid| oid.as_bytes().to_vec()).unwrap_or_default();
-    if head != theirs.base {
-        return Err(format_failure(format!(
-            "this clone is at {}, but the working copy stands on {}: fetch and check out that commit first \
-             (e.g. `git fetch origin && git checkout --detach {}`), then join again",
-            commit_name(&head),
-            commit_name(&theirs.base),
-            commit_name(&theirs.base),
-        )));
-    }
+    move_to_base(paths, &theirs, start)?;
     let joined = match Membership::load(&paths.membership)? {
         Some(ours) if ours.working_copy != theirs.working_copy => {
             return Err(memo_node::membership::MembershipError::Other {
@@ -524,6 +515,38 @@ fn join(paths: &NodePaths, text: &str, start: &Start) -> Result<(), Failure> {
     } else {
         eprintln!("Joined \"{}\". `memo status` shows the peers and how far apart you are.", joined.name);
     }
+    Ok(())
+}
+
+/// Brings a joining clone to the working copy's base: the commit is
+/// fetched from a peer if the clone lacks it, then checked out (HEAD
+/// detached) unless a local change stands in the way. The daemon then
+/// brings the clone to the working copy's HEAD.
+fn move_to_base(paths: &NodePaths, theirs: &Membership, start: &Start) -> Result<(), Failure> {
+    let head = memo_node::git::head_commit(&paths.working_copy)?;
+    let (here, base) = (head.map(|oid| oid.as_bytes().to_vec()).unwrap_or_default(), &theirs.base);
+    if &here == base {
+        return Ok(());
+    }
+    let Ok(commit) = git2::Oid::from_bytes(base) else {
+        return Err(format_failure(format!(
+            "this clone is at {}, but the working copy was shared before its first commit: join from a clone \
+             without commits",
+            commit_name(&here),
+        )));
+    };
+    if !memo_node::git::has_commit(&paths.working_copy, commit) {
+        eprintln!("memo: this clone lacks commit {commit}, the working copy's base: fetching it from a peer");
+        daemon::fetch_commits(paths, theirs, &start.network.options()?, &[commit])?;
+    }
+    memo_node::git::checkout_detached(&paths.working_copy, commit).map_err(|error| {
+        format_failure(format!(
+            "this clone is at {}, and cannot move to the working copy's base {commit} ({error}): commit or stash \
+             your changes, then join again",
+            commit_name(&here),
+        ))
+    })?;
+    eprintln!("memo: this clone moved to the working copy's base {commit} (HEAD detached); the daemon brings it to the working copy's HEAD");
     Ok(())
 }
 

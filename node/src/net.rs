@@ -130,7 +130,10 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+mod objects;
 mod peers;
+
+pub use objects::{fetch_once, OBJECTS_TIMEOUT};
 use peers::PeerBook;
 pub use peers::{Discovery, PeerStatus};
 
@@ -291,6 +294,7 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub identify: identify::Behaviour,
     pub catchup: request_response::Behaviour<catchup::Codec>,
+    pub objects: request_response::Behaviour<crate::objects::Codec>,
     /// Closes connections whose peer stopped answering (a cut link), so
     /// that the peer is dialed again once it can be reached.
     pub ping: ping::Behaviour,
@@ -328,9 +332,14 @@ impl Behaviour {
             }
             None => None,
         };
+        let objects = request_response::Behaviour::with_codec(
+            crate::objects::Codec,
+            [(crate::objects::PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(objects::OBJECTS_TIMEOUT),
+        );
         let ping = ping::Behaviour::new(ping::Config::new());
         let blocked = allow_block_list::Behaviour::default();
-        Ok(Behaviour { gossipsub, identify, catchup, ping, mdns: mdns.into(), blocked })
+        Ok(Behaviour { gossipsub, identify, catchup, objects, ping, mdns: mdns.into(), blocked })
     }
 }
 
@@ -428,6 +437,9 @@ pub struct NodeConfig {
     /// How much may wait in the tree's causal buffer ([`Bounds::DEFAULT`]
     /// by default); what does not fit is fetched later by catch-up.
     pub pending_bounds: Bounds,
+    /// The clone whose Git objects peers may fetch ([`crate::objects`]);
+    /// `None` (the default): none.
+    pub repository: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -447,6 +459,7 @@ impl NodeConfig {
             handshake_timeout: HANDSHAKE_TIMEOUT,
             mdns: None,
             pending_bounds: Bounds::DEFAULT,
+            repository: None,
         }
     }
 }
@@ -463,6 +476,7 @@ enum Command {
     Status(oneshot::Sender<NodeStatus>),
     Presence(Vec<u8>),
     Receive(Vec<TreeOp>, oneshot::Sender<Received>),
+    FetchObjects(crate::objects::Request, oneshot::Sender<Result<Vec<u8>, crate::objects::ObjectsError>>),
 }
 
 /// What became of operations handed to [`NodeHandle::receive_all`] (from
@@ -578,6 +592,7 @@ impl Node {
             version,
             strikes: Strikes::default(),
             serving: JoinSet::new(),
+            objects: objects::Objects::new(config.repository),
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(task.run(receiver, stopped));
@@ -641,6 +656,18 @@ impl NodeHandle {
         });
         self.send(Command::Local(local)).await?;
         answer.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Fetches the Git objects `request` wants (a pack) from the connected
+    /// peers, asking one after another until one has them.
+    pub async fn fetch_objects(
+        &self,
+        request: crate::objects::Request,
+    ) -> Result<Vec<u8>, crate::objects::ObjectsError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = |_| crate::objects::ObjectsError::Network(NetError::Stopped.to_string());
+        self.send(Command::FetchObjects(request, reply)).await.map_err(stopped)?;
+        answer.await.map_err(|_| crate::objects::ObjectsError::Network(NetError::Stopped.to_string()))?
     }
 
     /// Reads the replica's tree with `read`.
@@ -748,6 +775,8 @@ struct NodeTask {
     strikes: Strikes,
     /// Catch-up requests being served off the task ([`SERVING_LIMIT`]).
     serving: JoinSet<Served>,
+    /// Git objects: packs built for peers, fetches for us.
+    objects: objects::Objects,
 }
 
 impl NodeTask {
@@ -783,6 +812,7 @@ impl NodeTask {
                         break Err(error);
                     }
                 }
+                Some(packed) = self.objects.packed() => self.packed(packed),
                 _ = retry.tick(), if !self.outbox.is_empty() => self.flush(),
                 _ = redial.tick() => self.dial_due(),
                 _ = catchup.tick() => {
@@ -829,6 +859,7 @@ impl NodeTask {
                 self.flush();
             }
             Command::Query(query) => query(&self.replica),
+            Command::FetchObjects(request, reply) => self.fetch_objects(request, reply),
             Command::Presence(data) if data.len() <= MAX_PRESENCE => {
                 let _ = self.presence.1.send(Presence { from: *self.swarm.local_peer_id(), data: data.clone() });
                 if let Err(error) = self.swarm.behaviour_mut().gossipsub.publish(self.presence.0.clone(), data) {
@@ -943,6 +974,10 @@ impl NodeTask {
                 Ok(())
             }
             SwarmEvent::Behaviour(BehaviourEvent::Catchup(event)) => self.catchup(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Objects(event)) => {
+                self.objects_event(event);
+                Ok(())
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, address) in found {
                     tracing::debug!(%peer, %address, "found by mDNS");

@@ -96,6 +96,12 @@ pub enum ObjectsError {
     BadPack { source: git2::Error },
     #[error("the peer's pack lacks {missing}; the objects it held are kept, ask another peer for the rest")]
     Incomplete { missing: String },
+    #[error("no peer reachable has the commit: start a daemon on a clone that has it, or fetch it with git")]
+    NoPeer,
+    #[error("network: {0}")]
+    Network(String),
+    #[error("unpacking stopped: {0}")]
+    Task(String),
 }
 
 fn failed(action: &'static str) -> impl FnOnce(git2::Error) -> ObjectsError {

@@ -89,12 +89,24 @@ fn clones_at_one_commit_start_from_git_and_send_none_of_it() {
     let (edited, _) = converge(&[&daemon_a, &daemon_b]);
     assert_ne!(edited, digest);
 
-    // A clone at another commit is told what to do, and joins nothing.
+    // A clean clone at another commit moves to the base as it joins.
     let c = WorkingCopy::clone_of(upstream.path());
     std::fs::write(c.path().join("README"), "changed\n").unwrap();
     common::daemons::git(c.path(), &["commit", "-q", "-am", "elsewhere"]);
     let join = c.memo(&["join", "--no-daemon", &a.share()]);
+    assert!(join.status.success(), "{join:?}");
+    assert!(String::from_utf8_lossy(&join.stderr).contains("moved to the working copy's base"), "{join:?}");
+    assert_eq!(std::fs::read_to_string(c.path().join("README")).unwrap(), "hello\n");
+
+    // One whose local change the move would overwrite is told what to do,
+    // and joins nothing.
+    let d = WorkingCopy::clone_of(upstream.path());
+    std::fs::write(d.path().join("README"), "changed\n").unwrap();
+    common::daemons::git(d.path(), &["commit", "-q", "-am", "elsewhere too"]);
+    std::fs::write(d.path().join("README"), "draft\n").unwrap();
+    let join = d.memo(&["join", "--no-daemon", &a.share()]);
     assert_eq!(join.status.code(), Some(1), "{join:?}");
-    assert!(String::from_utf8_lossy(&join.stderr).contains("git checkout"), "{join:?}");
-    assert!(!c.path().join(".git/memo/membership.json").exists());
+    assert!(String::from_utf8_lossy(&join.stderr).contains("commit or stash"), "{join:?}");
+    assert!(!d.path().join(".git/memo/membership.json").exists());
+    assert_eq!(std::fs::read_to_string(d.path().join("README")).unwrap(), "draft\n", "nothing overwritten");
 }

@@ -191,23 +191,3 @@ fn a_joiner_is_told_of_its_uncommitted_changes_and_keeps_them() {
     assert_eq!(std::fs::read_to_string(b.path().join("README.md")).unwrap(), "# Project\n\nb's draft\n");
     drop(daemon_b);
 }
-
-#[test]
-fn an_amend_off_the_base_is_reported_and_replication_goes_on() {
-    let (a, b, daemon_a, daemon_b, _upstream) = pair();
-    std::fs::write(a.path().join("x.txt"), "x\n").unwrap();
-    wait_for_file(b.path(), "x.txt", Some("x\n"), &daemon_b);
-    // Amending the base itself: HEAD moves to a commit that does not
-    // descend from the working copy's base.
-    git(a.path(), &["add", "-A"]);
-    git(a.path(), &["commit", "-q", "--amend", "-m", "rewritten"]);
-    let deadline = Instant::now() + common::PATIENCE;
-    while !daemon_a.log_text().contains("HEAD moved off the working copy's base") {
-        assert!(Instant::now() < deadline, "the amend was not reported: {}", daemon_a.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::fs::write(a.path().join("y.txt"), "after the amend\n").unwrap();
-    wait_for_file(b.path(), "y.txt", Some("after the amend\n"), &daemon_b);
-    let log: serde_json::Value = serde_json::from_slice(&b.memo(&["log", "--json"]).stdout).unwrap();
-    assert_eq!(log["commits"], serde_json::json!([]), "an amended base is not a commit on top of it");
-}

@@ -19,10 +19,16 @@
 //! batch once Git is done, so a checkout is read whole, never half done,
 //! and the node writes nothing under Git's feet.
 //!
+//! Each run ends with a look at HEAD ([`HeadSync`]: a move of this clone's
+//! is recorded, the working copy's is followed), and a run comes at least
+//! every [`HEAD_POLL`] for it.
+//!
 //! Cost: finding what changed from outside walks the tree's operation log
 //! ([`memo_core::WorkTree::ops_since`]), linear in the log, once per
-//! wake-up. Disk reads and writes run on the node's task, as storing does.
+//! wake-up in which the tree changed. Disk reads and writes run on the
+//! node's task, as storing does.
 
+use super::head::HeadSync;
 use crate::disk::{Batch, DiskConfig, DiskError, DiskSync, SyncReport, WatchConfig, Watcher};
 use crate::net::{NetError, NodeHandle};
 use crate::Replica;
@@ -33,6 +39,9 @@ use tokio::sync::mpsc;
 
 /// How often a held batch looks whether Git let go of its index lock.
 const GIT_LOCK_POLL: Duration = Duration::from_millis(100);
+
+/// How often HEAD is looked at (a read of `.git/HEAD` and its ref).
+pub const HEAD_POLL: Duration = Duration::from_millis(100);
 
 /// How long the watcher's thread waits for events before it looks whether
 /// the daemon is stopping.
@@ -51,16 +60,24 @@ pub enum WorkingCopyError {
 /// Keeps the working copy at `root` and `node`'s replica in step until an
 /// error the node cannot go on after (a vanished or emptied root, a store
 /// failure) or the node stops.
-pub async fn keep_in_step(node: NodeHandle, root: PathBuf, config: DiskConfig) -> Result<(), WorkingCopyError> {
+pub async fn keep_in_step(
+    node: NodeHandle,
+    root: PathBuf,
+    config: DiskConfig,
+    base: Option<git2::Oid>,
+) -> Result<(), WorkingCopyError> {
     let settle = config.settle;
-    let step = Step { disk: DiskSync::open(&root, config)?, synced: None };
+    let head = HeadSync::new(root.clone(), base);
+    let step = Step { disk: DiskSync::open(&root, config)?, head, synced: None };
     let mut versions = node.watch_version();
     let mut batches = watch(&root)?;
     let git_lock = crate::location::git_dir(&root).map(|dir| dir.join("index.lock")).ok();
-    let (mut step, mut waiting) = step.run(&node, Some(Batch { hints: Vec::new(), rescan: true })).await?;
+    let (mut step, mut waiting, _) = step.run(&node, Some(Batch { hints: Vec::new(), rescan: true })).await?;
     super::SCANNED.store(true, std::sync::atomic::Ordering::Relaxed);
     // What waits while Git holds its index lock.
     let mut held: Option<Batch> = None;
+    let mut head_poll = tokio::time::interval(HEAD_POLL);
+    let mut fetching = super::fetch::Fetcher::new(NodeHandle::clone(&node), root.clone());
     loop {
         let woken = tokio::select! {
             batch = batches.recv() => match batch {
@@ -73,6 +90,7 @@ pub async fn keep_in_step(node: NodeHandle, root: PathBuf, config: DiskConfig) -
             }
             _ = tokio::time::sleep(settle), if waiting > 0 => Some(Batch::default()),
             _ = tokio::time::sleep(GIT_LOCK_POLL), if held.is_some() => None,
+            _ = head_poll.tick() => None,
         };
         let batch = join(held.take(), woken);
         // While Git holds its index lock (a checkout, a commit, a reset),
@@ -81,7 +99,11 @@ pub async fn keep_in_step(node: NodeHandle, root: PathBuf, config: DiskConfig) -
             held = Some(batch.unwrap_or_default());
             continue;
         }
-        (step, waiting) = step.run(&node, batch).await?;
+        let missing;
+        (step, waiting, missing) = step.run(&node, batch).await?;
+        if let Some(commit) = missing {
+            fetching.fetch(commit);
+        }
     }
 }
 
@@ -119,6 +141,7 @@ fn watch(root: &Path) -> Result<mpsc::Receiver<Batch>, DiskError> {
 /// The disk's side, moved into the node's task for each run.
 struct Step {
     disk: DiskSync,
+    head: HeadSync,
     /// The tree's version when the disk last caught up with it; `None`
     /// before the first run.
     synced: Option<VersionVector>,
@@ -126,26 +149,40 @@ struct Step {
 
 impl Step {
     /// One run in the node's task: what changed the tree from outside goes
-    /// to disk, then `batch` (if any) is read. Returns the step back, and
-    /// how many paths are still being written (read again after the
-    /// settle time).
-    async fn run(self, node: &NodeHandle, batch: Option<Batch>) -> Result<(Step, usize), WorkingCopyError> {
-        let (step, waiting) = node
+    /// to disk, then `batch` (if any) is read, then HEAD is looked at.
+    /// Returns the step back, how many paths are still being written (read
+    /// again after the settle time), and a commit to fetch, if any.
+    async fn run(
+        self,
+        node: &NodeHandle,
+        batch: Option<Batch>,
+    ) -> Result<(Step, usize, Option<git2::Oid>), WorkingCopyError> {
+        let (step, result) = node
             .with_replica(move |replica| {
                 let mut step = self;
-                match step.sync(replica, batch) {
-                    Ok(report) => (report.ops, (step, Ok(report.waiting))),
-                    Err(error) => (Vec::new(), (step, Err(error))),
-                }
+                let result = step.sync(replica, batch);
+                let mut ops = Vec::new();
+                let result = result.map(|report| {
+                    ops = report.ops;
+                    let mut missing = None;
+                    if report.waiting == 0 {
+                        let head = step.head.sync(replica);
+                        ops.extend(head.ops);
+                        missing = head.missing;
+                    }
+                    (report.waiting, missing)
+                });
+                (ops, (step, result))
             })
             .await?;
-        Ok((step, waiting?))
+        let (waiting, missing) = result?;
+        Ok((step, waiting, missing))
     }
 
     fn sync(&mut self, replica: &mut Replica, batch: Option<Batch>) -> Result<SyncReport, DiskError> {
         let outside = match &self.synced {
-            Some(synced) => replica.tree().ops_since(synced),
-            None => Vec::new(),
+            Some(synced) if synced != replica.tree().version() => replica.tree().ops_since(synced),
+            _ => Vec::new(),
         };
         let mut report = match outside.is_empty() {
             true => SyncReport::default(),
