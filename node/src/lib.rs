@@ -37,6 +37,7 @@ pub mod replica;
 pub mod rpc;
 pub mod store;
 pub mod strikes;
+pub mod time;
 
 #[doc(hidden)]
 pub mod debug;

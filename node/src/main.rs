@@ -147,11 +147,12 @@ enum Command {
     Show {
         /// The file, relative to the working copy's root.
         file: String,
-        /// A step number of `memo history <path>`, a commit of `memo log`
-        /// (its id or a prefix), or a version as JSON
-        /// (`{"<replica>": <units>, ...}`).
-        #[arg(long = "version", value_name = "STEP|VERSION")]
-        version: Option<String>,
+        /// When: a step number of `memo history <path>`, a commit of `memo
+        /// log` (its id or a prefix), a time (`2026-11-21T14:05Z`, `10m
+        /// ago`, `@<unix seconds>`; UTC: when this replica had it), or a
+        /// version as JSON (`{"<replica>": <units>, ...}`).
+        #[arg(long = "at", alias = "version", value_name = "STEP|COMMIT|TIME|VERSION")]
+        when: Option<String>,
         #[command(flatten)]
         at: At,
         /// Print JSON instead of text.
@@ -213,7 +214,7 @@ enum BundleCommand {
     /// lacks) as a bundle, authenticated with the working copy's secret.
     Export {
         /// Only what this version lacks: JSON `{"<replica>": <units>, ...}`
-        /// (as `memo show --version` takes it).
+        /// (as `memo show --at` takes it).
         #[arg(long, value_name = "VERSION")]
         since: Option<String>,
         /// Write the bundle to this file instead of stdout.
@@ -238,8 +239,8 @@ enum BundleCommand {
 /// Which working copy.
 #[derive(Debug, Args)]
 struct At {
-    /// A path inside the working copy.
-    #[arg(long = "at", default_value = ".", value_name = "PATH")]
+    /// A path inside the working copy (as `git -C`).
+    #[arg(short = 'C', long = "directory", default_value = ".", value_name = "PATH")]
     path: PathBuf,
     /// The store directory (default: `.git/memo/store`); the node's other
     /// files sit beside it.
@@ -394,7 +395,7 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::History { file, at, json } => history(&at.paths()?, &file, json),
-        Command::Show { file, version, at, json } => show(&at.paths()?, &file, version.as_deref(), json),
+        Command::Show { file, when, at, json } => show(&at.paths()?, &file, when.as_deref(), json),
         Command::Bundle { command: BundleCommand::Export { since, output, at } } => {
             bundle_export(&at.paths()?, since.as_deref(), output.as_deref())
         }
@@ -629,7 +630,7 @@ fn ensure_daemon(paths: &NodePaths, network: Option<&Network>) -> Result<(), Fai
     }
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&paths.log)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
-    command.arg("daemon").arg("--at").arg(&paths.working_copy).arg("--store").arg(&paths.store);
+    command.arg("daemon").arg("-C").arg(&paths.working_copy).arg("--store").arg(&paths.store);
     command
         .args(network.map(Network::to_args).unwrap_or_default())
         .stdin(std::process::Stdio::null())
@@ -804,8 +805,8 @@ fn history(paths: &NodePaths, path: &str, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The version `--version` names for `path`: a step of its history, a
-/// commit (or a prefix of one) of the commit map, or a version as JSON.
+/// The version `--at` names for `path`: a step of its history, a commit
+/// (or a prefix of one) of the commit map, a time, or a version as JSON.
 fn version_of(paths: &NodePaths, path: &str, spec: &str) -> Result<Value, Failure> {
     if let Ok(step) = spec.parse::<usize>() {
         let history = daemon_call(paths, "history/file", json!({ "path": path }))?;
@@ -822,10 +823,18 @@ fn version_of(paths: &NodePaths, path: &str, spec: &str) -> Result<Value, Failur
         let missing = || Failure::Usage(format!("commit {spec} is not in the commit map (`memo log` lists it)"));
         return found.map(|c| c["version"].clone()).ok_or_else(missing);
     }
-    serde_json::from_str(spec).map_err(|e| Failure::Usage(format!("--version: {e}")))
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if let Some(time) = memo_node::time::parse(spec, now) {
+        return Ok(daemon_call(paths, "history/at_time", json!({ "time": time }))?["version"].clone());
+    }
+    serde_json::from_str(spec).map_err(|_| {
+        Failure::Usage(format!(
+            "--at {spec}: not a step, a commit of `memo log`, a time (2026-11-21T14:05Z, 10m ago) or a version"
+        ))
+    })
 }
 
-/// `memo show <path> [--version STEP|VERSION]`.
+/// `memo show <path> [--at STEP|COMMIT|TIME|VERSION]`.
 fn show(paths: &NodePaths, path: &str, version: Option<&str>, json: bool) -> Result<(), Failure> {
     let version = match version {
         None => Value::Null,

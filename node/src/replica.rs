@@ -103,6 +103,7 @@ impl Replica {
     ) -> Result<Vec<TreeOp>, ChangeError<E>> {
         let ops = make(&mut self.tree).map_err(ChangeError::Refused)?;
         self.store.append(&ops)?;
+        self.note_time()?;
         self.snapshot_if_due()?;
         Ok(ops)
     }
@@ -122,6 +123,7 @@ impl Replica {
         }
         self.store.append(std::slice::from_ref(&op))?;
         let applied = self.tree.apply(op);
+        self.note_time()?;
         self.snapshot_if_due()?;
         // Refused when applied (e.g. a create inside a file): stored all the
         // same, since storing comes first; replay refuses it again.
@@ -159,8 +161,17 @@ impl Replica {
             // Refused when applied: stored all the same (see `receive`).
             results[index] = self.tree.apply(op);
         }
+        self.note_time()?;
         self.snapshot_if_due()?;
         Ok(results)
+    }
+
+    /// Notes the tree's version now in the store's time index (what
+    /// `memo show --at <time>` reads): the time this replica applied an
+    /// operation, its own or a peer's.
+    fn note_time(&mut self) -> Result<(), StoreError> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        self.store.note_time(now.map_or(0, |since| since.as_secs()), self.tree.version())
     }
 
     /// Sets how much may wait in the tree's causal buffer.

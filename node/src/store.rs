@@ -78,7 +78,8 @@ const CF_ARRIVAL: &str = "arrival";
 const CF_META: &str = "meta";
 const CF_SNAPSHOTS: &str = "snapshots";
 const CF_COMMITS: &str = "commits";
-const FAMILIES: [&str; 5] = [CF_OPS, CF_ARRIVAL, CF_META, CF_SNAPSHOTS, CF_COMMITS];
+const CF_TIMES: &str = "times";
+const FAMILIES: [&str; 6] = [CF_OPS, CF_ARRIVAL, CF_META, CF_SNAPSHOTS, CF_COMMITS, CF_TIMES];
 
 const META_FORMAT: &[u8] = b"format";
 const META_REPLICA: &[u8] = b"replica";
@@ -255,6 +256,28 @@ impl Store {
         self.db.write_opt(batch, &synced())?;
         (self.next_arrival, self.next_seq) = (next_arrival, next_seq);
         Ok(())
+    }
+
+    /// Notes that the replica held `version` at `unix_seconds` (the time
+    /// index behind `memo show --at <time>`): one entry per second, the
+    /// last write of a second standing for it. Not synced: a crash loses
+    /// at most the last second's entry, which the next write redoes.
+    pub fn note_time(&mut self, unix_seconds: u64, version: &VersionVector) -> Result<(), StoreError> {
+        let value = postcard::to_allocvec(version).expect("a version always serializes");
+        Ok(self.db.put_cf(self.cf(CF_TIMES), unix_seconds.to_be_bytes(), value)?)
+    }
+
+    /// The version the replica held at the end of second `unix_seconds`,
+    /// as [`Store::note_time`] noted it; `None` before the first entry.
+    pub fn version_at(&self, unix_seconds: u64) -> Result<Option<VersionVector>, StoreError> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_TIMES));
+        iter.seek_for_prev(unix_seconds.to_be_bytes());
+        match iter.value() {
+            Some(value) => postcard::from_bytes(value)
+                .map(Some)
+                .map_err(|e| StoreError::CorruptMeta { name: "times", reason: e.to_string() }),
+            None => Ok(iter.status().map(|()| None)?),
+        }
     }
 
     /// Whether an operation with this key is stored.

@@ -99,7 +99,7 @@ fn history_and_show_replay_a_file_across_a_rename() {
     assert_eq!(kinds.first(), Some(&"create"));
     assert_eq!(kinds.last(), Some(&"move"));
     let show = |version: &str| {
-        let out = b.memo(&["show", "renamed.txt", "--version", version]);
+        let out = b.memo(&["show", "renamed.txt", "--at", version]);
         assert!(out.status.success(), "{out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
@@ -107,7 +107,7 @@ fn history_and_show_replay_a_file_across_a_rename() {
     assert_eq!(show(&steps.len().to_string()), "one\ntwo\n");
     let current = b.memo(&["show", "renamed.txt"]);
     assert_eq!(String::from_utf8_lossy(&current.stdout), "one\ntwo\n");
-    let too_far = b.memo(&["show", "renamed.txt", "--version", "99"]);
+    let too_far = b.memo(&["show", "renamed.txt", "--at", "99"]);
     assert_eq!(too_far.status.code(), Some(2), "{too_far:?}");
 
     // Undo is an operation too: a's latest edit goes, on both disks.
@@ -165,12 +165,19 @@ fn a_commit_on_one_clone_is_mapped_to_its_version_on_the_other() {
         assert!(Instant::now() < deadline, "b never learnt of commit {sha}: {log}\n{}", daemon_b.log_text());
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A second later: b's time index has step one in a second of its own.
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 1;
     // Edits after the commit are not in it.
     std::fs::write(a.path().join("plan.md"), "step one\nstep two\n").unwrap();
     wait_for_file(b.path(), "plan.md", Some("step one\nstep two\n"), &daemon_b);
-    let show = b.memo(&["show", "plan.md", "--version", &sha[..12]]);
+    let show = b.memo(&["show", "plan.md", "--at", &sha[..12]]);
     assert!(show.status.success(), "{show:?}");
     assert_eq!(String::from_utf8_lossy(&show.stdout), "step one\n", "the file as committed");
+    let show = b.memo(&["show", "plan.md", "--at", &format!("@{before}")]);
+    assert_eq!(String::from_utf8_lossy(&show.stdout), "step one\n", "the file as it was then: {show:?}");
+    let show = b.memo(&["show", "plan.md", "--at", "1970-01-02"]);
+    assert_eq!(show.status.code(), Some(1), "nothing then: {show:?}");
 }
 
 #[test]

@@ -20,7 +20,11 @@
 //!   text file at `path` not undone yet (an operation like any other: it
 //!   reaches the disk and the peers); `undone` is false if there was none.
 //!
-//! Operations carry no wall-clock time, so none of these says when.
+//! - `at_time {time}` → `{version}`: the version this replica held at the
+//!   end of second `time` (seconds since the Unix epoch), from the store's
+//!   time index: when this replica applied each operation, its own or a
+//!   peer's (operations carry no wall-clock time; a replica that joined
+//!   late dates what it caught up with to then).
 
 use super::{no_method, params, stopped, Connection};
 use crate::control::{code, RpcError};
@@ -35,6 +39,12 @@ struct FileHistory {
     path: String,
 }
 
+/// A time, in seconds since the Unix epoch.
+#[derive(Deserialize)]
+struct AtTime {
+    time: u64,
+}
+
 pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) -> Result<Value, RpcError> {
     match name {
         "file" => {
@@ -45,6 +55,17 @@ pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) 
         "log" => {
             let (runs, commits) = connection.node.read(|tree| (runs(tree), commits(tree))).await.map_err(stopped)?;
             Ok(json!({ "runs": runs, "commits": commits }))
+        }
+        "at_time" => {
+            let AtTime { time } = params("history/at_time", value)?;
+            let found = connection.node.with_replica(move |replica| (Vec::new(), replica.store().version_at(time)));
+            match found.await.map_err(stopped)? {
+                Ok(Some(version)) => Ok(json!({ "version": version })),
+                Ok(None) => {
+                    Err(RpcError::new(code::INVALID_PARAMS, format!("this replica held nothing yet at {time}")))
+                }
+                Err(error) => Err(RpcError::new(code::INTERNAL, error.to_string())),
+            }
         }
         "undo" => {
             let FileHistory { path } = params("history/undo", value)?;
