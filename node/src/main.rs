@@ -765,10 +765,14 @@ fn log(paths: &NodePaths, json: bool) -> Result<(), Failure> {
         println!("{log:#}");
         return Ok(());
     }
+    let when = |entry: &Value| {
+        entry["time"].as_u64().map_or_else(|| "(before the time index)".into(), memo_node::time::format)
+    };
     for commit in log["commits"].as_array().into_iter().flatten() {
         let units: u64 = commit["version"].as_object().into_iter().flatten().filter_map(|(_, n)| n.as_u64()).sum();
         println!(
-            "commit {}  holds {units} units of work  (recorded by {})",
+            "{}  commit {}  holds {units} units of work  (recorded by {})",
+            when(commit),
             text(&commit["commit"]),
             text(&commit["replica"])
         );
@@ -776,7 +780,8 @@ fn log(paths: &NodePaths, json: bool) -> Result<(), Failure> {
     for run in log["runs"].as_array().into_iter().flatten() {
         let files: Vec<&str> = run["paths"].as_array().into_iter().flatten().map(text).collect();
         println!(
-            "{}  {} operations, {} units  {}",
+            "{}  {}  {} operations, {} units  {}",
+            when(run),
             text(&run["replica"]),
             run["operations"],
             run["units"],

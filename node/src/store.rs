@@ -280,6 +280,22 @@ impl Store {
         }
     }
 
+    /// Every entry of the time index ([`Store::note_time`]), oldest first.
+    pub fn times(&self) -> Result<Vec<(u64, VersionVector)>, StoreError> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_TIMES));
+        iter.seek_to_first();
+        let mut times = Vec::new();
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            let corrupt = |reason: String| StoreError::CorruptMeta { name: "times", reason };
+            let second =
+                u64::from_be_bytes(key.try_into().map_err(|_| corrupt(format!("a key of {} bytes", key.len())))?);
+            times.push((second, postcard::from_bytes(value).map_err(|e| corrupt(e.to_string()))?));
+            iter.next();
+        }
+        iter.status()?;
+        Ok(times)
+    }
+
     /// Whether an operation with this key is stored.
     pub fn contains(&self, key: OpKey) -> Result<bool, StoreError> {
         Ok(self.db.get_pinned_cf(self.cf(CF_OPS), key.to_bytes())?.is_some())

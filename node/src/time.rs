@@ -63,6 +63,21 @@ fn date_time(text: &str) -> Option<u64> {
     Some(days_since_epoch(year, month, day) * 86_400 + hours * 3_600 + minutes * 60 + seconds)
 }
 
+/// `seconds` since the epoch as `YYYY-MM-DD HH:MM:SSZ` (UTC).
+pub fn format(seconds: u64) -> String {
+    let (days, clock) = (seconds / 86_400, seconds % 86_400);
+    // Howard Hinnant's `civil_from_days`, the inverse of `days_since_epoch`.
+    let z = days + 719_468;
+    let (era, day_of_era) = (z / 146_097, z % 146_097);
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z", clock / 3_600, clock / 60 % 60, clock % 60)
+}
+
 fn days_in(year: u64, month: u64) -> u64 {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     match month {
@@ -105,6 +120,13 @@ mod tests {
         assert_eq!(parse("2h", NOW), Some(NOW - 7_200));
         assert_eq!(parse("3d ago", NOW), Some(NOW - 3 * 86_400));
         assert_eq!(parse("@12345", NOW), Some(12_345));
+    }
+
+    #[test]
+    fn format_is_the_inverse_of_parse() {
+        for text in ["1970-01-01 00:00:00Z", "2000-02-29 23:59:59Z", "2026-11-21 14:05:30Z", "2100-03-01 00:00:00Z"] {
+            assert_eq!(super::format(parse(text, NOW).unwrap()), text);
+        }
     }
 
     #[test]

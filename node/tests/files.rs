@@ -159,7 +159,11 @@ fn a_commit_on_one_clone_is_mapped_to_its_version_on_the_other() {
     loop {
         let log = b.memo(&["log", "--json"]);
         let log: serde_json::Value = serde_json::from_slice(&log.stdout).unwrap_or_default();
-        if log["commits"].as_array().is_some_and(|c| c.iter().any(|c| c["commit"] == sha.as_str())) {
+        // Dated by when b reached the version it holds.
+        if log["commits"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["commit"] == sha.as_str() && c["time"].is_u64()))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "b never learnt of commit {sha}: {log}\n{}", daemon_b.log_text());

@@ -12,9 +12,11 @@
 //! - `log {}` → `{runs: [...], commits: [...]}`: the whole history as runs
 //!   of consecutive operations by one author, in causal order, each with
 //!   its operation and unit counts, the paths it touched (as they are
-//!   named now), and the version after it; and the commit map: each Git
-//!   commit recorded, the version it holds, and the replica that recorded
-//!   it.
+//!   named now), the version after it and `time`, when this replica
+//!   reached it (seconds since the Unix epoch, from the time index below;
+//!   null if it does not say); and the commit map: each Git commit
+//!   recorded, the version it holds, the replica that recorded it, and
+//!   the time of that version.
 //!
 //! - `undo {path}` → `{undone}`: undoes this replica's latest edit of the
 //!   text file at `path` not undone yet (an operation like any other: it
@@ -53,7 +55,14 @@ pub(super) async fn call(connection: &mut Connection, name: &str, value: Value) 
             Ok(json!({ "steps": steps? }))
         }
         "log" => {
-            let (runs, commits) = connection.node.read(|tree| (runs(tree), commits(tree))).await.map_err(stopped)?;
+            let log = connection.node.with_replica(|replica| {
+                let when = Dates(replica.store().times().unwrap_or_else(|error| {
+                    tracing::warn!(%error, "the time index cannot be read: the log says no times");
+                    Vec::new()
+                }));
+                (Vec::new(), (runs(replica.tree(), &when), commits(replica.tree(), &when)))
+            });
+            let (runs, commits) = log.await.map_err(stopped)?;
             Ok(json!({ "runs": runs, "commits": commits }))
         }
         "at_time" => {
@@ -108,8 +117,22 @@ fn file_steps(tree: &WorkTree, path: &str) -> Result<Vec<Value>, RpcError> {
         .collect())
 }
 
+/// When this replica first held a version, from the store's time index.
+struct Dates(Vec<(u64, VersionVector)>);
+
+impl Dates {
+    /// The second this replica held `version`; `None` if the index does
+    /// not say (operations from before it was kept).
+    fn of(&self, version: &VersionVector) -> Option<u64> {
+        // The index's versions grow with time: the first that holds
+        // `version` is when it was reached.
+        let first = self.0.partition_point(|(_, held)| !held.dominates(version));
+        self.0.get(first).map(|(second, _)| *second)
+    }
+}
+
 /// The history as runs of consecutive operations by one author.
-fn runs(tree: &WorkTree) -> Vec<Value> {
+fn runs(tree: &WorkTree, when: &Dates) -> Vec<Value> {
     let mut runs: Vec<(String, usize, u64, BTreeSet<EntryId>, VersionVector)> = Vec::new();
     for (op, version) in replay(tree) {
         let author = op.id.replica.to_string();
@@ -126,18 +149,20 @@ fn runs(tree: &WorkTree) -> Vec<Value> {
     runs.into_iter()
         .map(|(replica, operations, units, entries, version)| {
             let paths: BTreeSet<String> = entries.into_iter().filter_map(|e| tree.path_of(e)).collect();
-            json!({ "replica": replica, "operations": operations, "units": units, "paths": paths, "version": version })
+            let time = when.of(&version);
+            json!({ "replica": replica, "operations": operations, "units": units, "paths": paths, "version": version, "time": time })
         })
         .collect()
 }
 
 /// The commit map: each commit with the version it holds and who
 /// recorded it.
-fn commits(tree: &WorkTree) -> Vec<Value> {
+fn commits(tree: &WorkTree, when: &Dates) -> Vec<Value> {
     tree.commits()
         .into_iter()
         .map(|(commit, version, by)| {
-            json!({ "commit": memo_core::hex::encode(&commit), "version": version, "replica": by.replica.to_string() })
+            let (commit, replica, time) = (memo_core::hex::encode(&commit), by.replica.to_string(), when.of(&version));
+            json!({ "commit": commit, "version": version, "replica": replica, "time": time })
         })
         .collect()
 }
