@@ -12,9 +12,10 @@
 //! in another repository. A path that is not UTF-8 is left out with a
 //! warning (the tree names entries by UTF-8 strings).
 //!
-//! Not yet (issue 7): a new base when HEAD moves (epochs), replicated
-//! checkouts, fetching a missing commit from a peer. (The daemon records
-//! commits in the commit map: `crate::daemon`.)
+//! Besides the base: HEAD, how it moved ([`head_move`]) and moving it
+//! where another replica's went ([`follow_head`]), which the daemon uses
+//! to keep HEAD replicated; missing commits come from peers
+//! ([`crate::objects`]).
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 use memo_core::tree::{BaseEntry, BaseKind, BaseSnapshot, BlobId};
