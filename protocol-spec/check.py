@@ -3,12 +3,13 @@
 alone (Python standard library only).
 
 It decodes every vector in vectors/ and compares the result with the
-vector's decoded meaning, checks the ticket's checksum and the bundle's
-HMAC, replays each text-operation sequence (FugueMax in list form, deletes,
-undo registers) to the expected text, and recomputes the derived
-identities (entry ids, base-snapshot ids, base-text pseudo-replicas) and
-the names a directory shows for name conflicts and conflict copies. Exit 0 when everything matches; otherwise it prints
-what differs and exits 1.
+vector's decoded meaning (and refuses Git objects messages out of
+bounds), checks the ticket's checksum and the bundle's HMAC, replays each
+text-operation sequence (FugueMax in list form, deletes, undo registers)
+to the expected text, and recomputes the derived identities (entry ids,
+base-snapshot ids, base-text pseudo-replicas) and the names a directory
+shows for name conflicts and conflict copies. Exit 0 when everything
+matches; otherwise it prints what differs and exits 1.
 
     python3 protocol-spec/check.py
 """
@@ -319,6 +320,34 @@ def decode_catchup(name, data):
     return out
 
 
+def decode_objects(name, data):
+    """A Git objects message (spec: messages.md, "Git objects")."""
+    r = Reader(data)
+    if name.startswith("request"):
+        out = {"message": "request"}
+        for field in ("want", "have"):
+            count = r.varint()
+            if count > 256:
+                raise Malformed("%d %s ids, over 256" % (count, field))
+            ids = [r.bytes() for _ in range(count)]
+            if any(len(i) not in (20, 32) for i in ids):
+                raise Malformed("a %s id that is not 20 or 32 bytes" % field)
+            out[field] = [i.hex() for i in ids]
+    else:
+        tag = r.varint()
+        if tag == 0:
+            pack = r.bytes()
+            if len(pack) > 256 << 20:
+                raise Malformed("a pack over 256 MiB")
+            out = {"message": "pack", "pack": pack.hex()}
+        elif tag == 1:
+            out = {"message": "missing"}
+        else:
+            raise Malformed("unknown response")
+    r.end()
+    return out
+
+
 def decode_bundle(data, working_copy, secret):
     if data[:4] != b"MEMB":
         raise Malformed("not a bundle")
@@ -513,6 +542,17 @@ def main():
         expect("ticket: " + v["name"], decode_ticket(v["text"]), v["decoded"])
     for v in load("catchup"):
         expect("catchup: " + v["name"], decode_catchup(v["name"], bytes.fromhex(v["hex"])), v["decoded"])
+    for v in load("objects"):
+        expect("objects: " + v["name"], decode_objects(v["name"], bytes.fromhex(v["hex"])), v["decoded"])
+    # What a receiver MUST refuse: an id of 21 bytes, a trailing byte.
+    for what, name, data in [("a 21-byte id", "request", bytes([1, 21]) + bytes(21) + bytes([0])),
+                             ("a trailing byte", "response", bytes([1, 0]))]:
+        try:
+            decode_objects(name, data)
+            failures.append("objects: %s was taken" % what)
+        except Malformed:
+            pass
+        checked += 1
     for v in load("bundle"):
         data, wc, secret = bytes.fromhex(v["hex"]), bytes.fromhex(v["working_copy"]), bytes.fromhex(v["secret"])
         expect("bundle: " + v["name"], decode_bundle(data, wc, secret), v["decoded"])

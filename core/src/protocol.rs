@@ -6,6 +6,9 @@
 //!   copy's secret, for machines that never meet.
 //! - [`catchup`]: anti-entropy, by which a node fetches the operations it
 //!   lacks from a peer in bounded batches.
+//! - [`objects`]: Git objects, by which a node fetches the Git commits it
+//!   lacks from a peer as a Git pack.
 
 pub mod bundle;
 pub mod catchup;
+pub mod objects;

@@ -9,6 +9,7 @@
 
 use memo_core::protocol::bundle::{self, BundleKey};
 use memo_core::protocol::catchup::{Announcement, Request, Response};
+use memo_core::protocol::objects;
 use memo_core::ticket::Ticket;
 use memo_core::tree::{EntryId, NewEntry, TimelineId, TreeOpKind, ValueId};
 use memo_core::{encoding, IdRange, OpId, ReplicaId, TextDoc, TextOp, TextOpKind, TreeOp, VersionVector};
@@ -356,6 +357,38 @@ fn vectors() -> Vec<(&'static str, Value)> {
         { "name": "announcement", "hex": hex(&Announcement { range: IdRange::new(b(), 40, 2) }.encode()),
           "decoded": { "message": "announcement", "range": range_json(&IdRange::new(b(), 40, 2)) } },
     ]);
+    // A pack's bytes are opaque here: a Git pack header of no objects.
+    let (want, have) = (vec![vec![0x44; 20], vec![0x55; 32]], vec![vec![0x66; 20]]);
+    let pack = b"PACK\0\0\0\x02\0\0\0\0".to_vec();
+    let ids = |ids: &[Vec<u8>]| ids.iter().map(|id| hex(id)).collect::<Vec<_>>();
+    let git_objects = [
+        (
+            "request: want and have",
+            objects::Request { want: want.clone(), have: have.clone() }.encode(),
+            json!({ "message": "request", "want": ids(&want), "have": ids(&have) }),
+        ),
+        (
+            "request: nothing to leave out",
+            objects::Request { want: want[..1].to_vec(), have: vec![] }.encode(),
+            json!({ "message": "request", "want": ids(&want[..1]), "have": [] }),
+        ),
+        (
+            "response: pack",
+            objects::Response::Pack(pack.clone()).encode(),
+            json!({ "message": "pack", "pack": hex(&pack) }),
+        ),
+        ("response: missing", objects::Response::Missing.encode(), json!({ "message": "missing" })),
+    ];
+    let git_objects: Vec<Value> = git_objects
+        .into_iter()
+        .map(|(name, bytes, decoded)| {
+            match name.starts_with("request") {
+                true => assert!(objects::Request::decode(&bytes).is_ok(), "{name}"),
+                false => assert!(objects::Response::decode(&bytes).is_ok(), "{name}"),
+            }
+            json!({ "name": name, "hex": hex(&bytes), "decoded": decoded })
+        })
+        .collect();
     let secret = [0x22; 32];
     let key = BundleKey::from_secret(&secret);
     let ops: Vec<TreeOp> = tree_ops().into_iter().take(3).map(|(_, op)| op).collect();
@@ -372,6 +405,7 @@ fn vectors() -> Vec<(&'static str, Value)> {
         ("tree_ops", Value::Array(tree)),
         ("ticket", ticket),
         ("catchup", catchup),
+        ("objects", Value::Array(git_objects)),
         ("bundle", bundle),
         ("text_sequences", Value::Array(sequences())),
         ("tree_sequences", Value::Array(tree_sequences())),

@@ -9,9 +9,9 @@
 //! hold every wanted commit. The requester writes the pack into its object
 //! database and checks that the wanted commits arrived whole ([`unpack`]).
 //!
-//! Encoding: postcard of the message (a struct: its fields in order; an
-//! enum: a varint tag, then the fields), nothing after it; a byte string
-//! is a varint length, then the bytes. On the wire, as in
+//! The messages, their encoding and their bounds are
+//! [`memo_core::protocol::objects`]'s; this module frames them on a stream
+//! ([`Codec`]) and builds and takes packs with Git. On the wire, as in
 //! [`crate::catchup`]: a big-endian `u32` length, then the message. A frame
 //! over [`MAX_REQUEST`] (requests) or [`MAX_RESPONSE`] (responses) is an
 //! error before anything is allocated. The protocol's version is in its
@@ -26,7 +26,8 @@ use crate::catchup::{read_frame, write_frame};
 use futures::{AsyncRead, AsyncWrite};
 use git2::{ObjectType, Oid, Repository};
 use libp2p::StreamProtocol;
-use serde::{Deserialize, Serialize};
+pub use memo_core::protocol::objects::{Request, Response, MAX_COMMITS, MAX_PACK, MAX_REQUEST, MAX_RESPONSE};
+use memo_core::DecodeError;
 use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -34,58 +35,10 @@ use std::path::{Path, PathBuf};
 /// The protocol's name.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/memo/git/1");
 
-/// At most this many commit ids in each list of a [`Request`].
-pub const MAX_COMMITS: usize = 256;
-
-/// The largest encoded request: two lists of [`MAX_COMMITS`] ids of up to
-/// 32 bytes (some 17 KiB), with room to spare.
-pub const MAX_REQUEST: usize = 64 << 10;
-
-/// The largest pack a peer sends or a node takes.
-pub const MAX_PACK: usize = 256 << 20;
-
-/// The largest encoded response: a pack of [`MAX_PACK`] bytes, its tag and
-/// its length.
-pub const MAX_RESPONSE: usize = MAX_PACK + 16;
-
-/// "Send me these commits; I already have those." Ids are raw Git object
-/// ids: 20 bytes (SHA-1) or 32 (SHA-256). (Not `non_exhaustive`: a new
-/// message is a new protocol name.)
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Request {
-    /// The commits the requester lacks, at most [`MAX_COMMITS`].
-    pub want: Vec<Vec<u8>>,
-    /// Commits the requester has, at most [`MAX_COMMITS`]: the peer leaves
-    /// out what they reach. An id the peer does not know is ignored.
-    pub have: Vec<Vec<u8>>,
-}
-
-/// The answer to a [`Request`].
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Response {
-    /// A Git pack (version 2, no index) of the wanted commits and what
-    /// they reach, less what the `have` commits reach.
-    Pack(#[serde(with = "byte_string")] Vec<u8>),
-    /// The peer does not hold every wanted commit (or has no repository).
-    Missing,
-}
-
-/// A pack shows as its size: a log line should not hold 256 MiB.
-impl std::fmt::Debug for Response {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Response::Pack(pack) => write!(f, "Pack({} bytes)", pack.len()),
-            Response::Missing => f.write_str("Missing"),
-        }
-    }
-}
-
-/// Why objects could not be served, taken or decoded.
+/// Why objects could not be served or taken.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ObjectsError {
-    #[error("malformed Git objects message from a peer: {0}; the peer runs another version, or sends garbage")]
-    Malformed(String),
     #[error("{path} is not a Git repository Memo can read: {source}")]
     Open { path: PathBuf, source: git2::Error },
     #[error("Git failed {action}: {source}")]
@@ -108,107 +61,13 @@ fn failed(action: &'static str) -> impl FnOnce(git2::Error) -> ObjectsError {
     move |source| ObjectsError::Git { action, source }
 }
 
-impl Request {
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("a request always serializes")
-    }
-
-    /// Decodes a request: more than [`MAX_COMMITS`] ids in a list, an id
-    /// of another length than 20 or 32 bytes, or bytes after the message
-    /// are an error.
-    pub fn decode(bytes: &[u8]) -> Result<Request, ObjectsError> {
-        let request: Request = decode(bytes)?;
-        request.check()?;
-        Ok(request)
-    }
-
-    fn check(&self) -> Result<(), ObjectsError> {
-        for (name, ids) in [("want", &self.want), ("have", &self.have)] {
-            if ids.len() > MAX_COMMITS {
-                let reason = format!("{} {name} ids, over the {MAX_COMMITS} limit", ids.len());
-                return Err(ObjectsError::Malformed(reason));
-            }
-            if let Some(id) = ids.iter().find(|id| !matches!(id.len(), 20 | 32)) {
-                let reason = format!("a {name} id of {} bytes (Git ids have 20 or 32)", id.len());
-                return Err(ObjectsError::Malformed(reason));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Response {
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("a response always serializes")
-    }
-
-    /// Decodes a response: a pack over [`MAX_PACK`] or bytes after the
-    /// message are an error. The pack itself is checked by [`unpack`].
-    pub fn decode(bytes: &[u8]) -> Result<Response, ObjectsError> {
-        match decode(bytes)? {
-            Response::Pack(pack) if pack.len() > MAX_PACK => {
-                Err(ObjectsError::Malformed(format!("a pack of {} bytes, over the {MAX_PACK} limit", pack.len())))
-            }
-            response => Ok(response),
-        }
-    }
-}
-
-fn decode<'a, M: Deserialize<'a>>(bytes: &'a [u8]) -> Result<M, ObjectsError> {
-    match postcard::take_from_bytes(bytes) {
-        Ok((message, [])) => Ok(message),
-        Ok((_, rest)) => Err(ObjectsError::Malformed(format!("{} bytes after the message", rest.len()))),
-        Err(error) => Err(ObjectsError::Malformed(error.to_string())),
-    }
-}
-
-/// A pack as a byte string rather than a sequence of bytes: the same
-/// postcard encoding (a varint length, then the bytes), but decoded by one
-/// copy instead of one visit per byte, which matters at [`MAX_PACK`].
-mod byte_string {
-    use serde::de::{Error, SeqAccess, Visitor};
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(bytes)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        deserializer.deserialize_byte_buf(Bytes)
-    }
-
-    struct Bytes;
-
-    impl<'de> Visitor<'de> for Bytes {
-        type Value = Vec<u8>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a byte string")
-        }
-
-        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
-            Ok(bytes.to_vec())
-        }
-
-        fn visit_byte_buf<E: Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
-            Ok(bytes)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
-            let mut bytes = Vec::new();
-            while let Some(byte) = seq.next_element()? {
-                bytes.push(byte);
-            }
-            Ok(bytes)
-        }
-    }
-}
-
 /// The codec: length prefix, size cap, then the message.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Codec;
 
-fn decoded<M>(decode: Result<M, ObjectsError>) -> io::Result<M> {
+/// A peer's message that does not decode: its garbage, which
+/// [`io::ErrorKind::InvalidData`] always means.
+fn decoded<M>(decode: Result<M, DecodeError>) -> io::Result<M> {
     decode.map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
 }
 
@@ -690,37 +549,6 @@ mod tests {
         let mut expected = vec![first, second, third];
         expected.sort();
         assert_eq!(sorted, expected);
-    }
-
-    #[test]
-    fn messages_round_trip_and_bad_ones_are_refused() {
-        let request = Request { want: vec![vec![1; 20], vec![2; 32]], have: vec![vec![3; 20]] };
-        assert_eq!(Request::decode(&request.encode()).unwrap(), request);
-        let full = Request { want: vec![vec![1; 32]; MAX_COMMITS], have: vec![vec![2; 32]; MAX_COMMITS] };
-        assert!(full.encode().len() <= MAX_REQUEST);
-        assert_eq!(Request::decode(&full.encode()).unwrap(), full);
-        for response in [Response::Pack(vec![0, 1, 2, 255]), Response::Pack(vec![]), Response::Missing] {
-            assert_eq!(Response::decode(&response.encode()).unwrap(), response);
-        }
-        // The byte string is postcard's plain encoding of bytes.
-        assert_eq!(Response::Pack(vec![5, 6]).encode(), postcard::to_allocvec(&(0u8, vec![5u8, 6])).unwrap());
-
-        let too_many = Request { want: vec![vec![1; 20]; MAX_COMMITS + 1], have: vec![] };
-        assert!(matches!(Request::decode(&too_many.encode()), Err(ObjectsError::Malformed(_))));
-        let too_many_haves = Request { want: vec![], have: vec![vec![1; 20]; MAX_COMMITS + 1] };
-        assert!(matches!(Request::decode(&too_many_haves.encode()), Err(ObjectsError::Malformed(_))));
-        for len in [0, 19, 21, 31, 33] {
-            let wrong = Request { want: vec![vec![1; len]], have: vec![] };
-            assert!(matches!(Request::decode(&wrong.encode()), Err(ObjectsError::Malformed(_))), "{len} bytes");
-            let wrong = Request { want: vec![], have: vec![vec![1; len]] };
-            assert!(matches!(Request::decode(&wrong.encode()), Err(ObjectsError::Malformed(_))), "{len} bytes");
-        }
-        let mut trailing = request.encode();
-        trailing.push(0);
-        assert!(matches!(Request::decode(&trailing), Err(ObjectsError::Malformed(_))));
-        assert!(matches!(Response::decode(&[2]), Err(ObjectsError::Malformed(_))), "an unknown tag");
-        // A pack whose length says more than the bytes there.
-        assert!(matches!(Response::decode(&[0, 0x80, 0x80, 0x80, 0x01]), Err(ObjectsError::Malformed(_))));
     }
 
     fn read_request(bytes: Vec<u8>) -> io::Result<Request> {
