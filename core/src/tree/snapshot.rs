@@ -113,7 +113,7 @@ enum LogEntry {
 }
 
 impl WorkTree {
-    /// The whole replica as a snapshot (see the [module docs](self)).
+    /// The whole replica as a snapshot (see `tree/snapshot.rs`).
     pub fn encode_snapshot(&self) -> Vec<u8> {
         let mut edited = Vec::new();
         let log = self
