@@ -159,6 +159,11 @@ pub fn follow_head(path: &Path, commit: Oid, branch: Option<&str>) -> Result<Fol
         Err(_) => true,
         Ok(tip) => Some(tip) == here || tip == commit || repo.graph_descendant_of(commit, tip).unwrap_or(false),
     };
+    // The index first: if Git holds it now, nothing moved, and the next
+    // look tries again (HEAD moved first would make it look followed).
+    let mut index = repo.index().map_err(error)?;
+    index.read_tree(&target.tree().map_err(error)?).map_err(error)?;
+    index.write().map_err(error)?;
     let message = "memo: follow the working copy's HEAD";
     let followed = match reference {
         Some((full, short)) if git2::Reference::is_valid_name(&full) && movable(&full) => {
@@ -171,7 +176,6 @@ pub fn follow_head(path: &Path, commit: Oid, branch: Option<&str>) -> Result<Fol
             Followed::Detached
         }
     };
-    repo.reset(target.as_object(), git2::ResetType::Mixed, None).map_err(error)?;
     Ok(followed)
 }
 

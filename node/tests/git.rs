@@ -112,7 +112,7 @@ fn a_commit_on_one_clone_moves_the_others_head_and_branch() {
     // b never fetched it: its daemon gets it from a's.
     wait_until("b's HEAD at a's commit", &[&daemon_a, &daemon_b], || head(b.path()) == commit);
     assert_eq!(branch(b.path()), "main", "b's main moved along");
-    assert_eq!(status(b.path()), Vec::<String>::new(), "b's index is the commit's tree");
+    wait_until("b's index at the commit's tree", &[&daemon_b], || status(b.path()).is_empty());
     assert_eq!(git_output(b.path(), &["show", "HEAD:plan.md"]), "step one");
     let log: serde_json::Value = serde_json::from_slice(&b.memo(&["log", "--json"]).stdout).unwrap();
     let commits = log["commits"].as_array().cloned().unwrap_or_default();
@@ -142,8 +142,9 @@ fn a_checkout_on_one_clone_is_followed_and_the_others_edits_stay() {
     assert_eq!(on_b["README.md"], "# Project\n\nb's notes\n", "b's edit stays");
     assert_eq!(on_b["draft.txt"], "b's draft\n", "b's new file stays");
     assert_eq!(on_b["src/lib.rs"], "fn a() { 1 }\n\nfn b() { 2 }\n\nfn c() {}\n", "the checkout and b's edit, merged");
-    assert_eq!(status(b.path()), [" M README.md", " M src/lib.rs", "?? draft.txt"], "what is uncommitted on b");
-    assert_eq!(status(a.path()), status(b.path()), "the same on a");
+    let uncommitted = [" M README.md", " M src/lib.rs", "?? draft.txt"];
+    wait_until("what is uncommitted, on b", &daemons, || status(b.path()) == uncommitted);
+    wait_until("the same on a", &daemons, || status(a.path()) == uncommitted);
 }
 
 #[test]
@@ -188,7 +189,7 @@ fn an_amend_moves_every_head_and_replication_goes_on() {
     assert_eq!(branch(b.path()), "main", "b's main, which followed the working copy, moved to the amend");
     std::fs::write(a.path().join("y.txt"), "after the amend\n").unwrap();
     wait_until("y.txt on b", &daemons, || b.path().join("y.txt").exists());
-    assert_eq!(status(b.path()), ["?? y.txt"]);
+    wait_until("only y.txt uncommitted on b", &daemons, || status(b.path()) == ["?? y.txt"]);
 }
 
 #[test]
@@ -211,5 +212,5 @@ fn a_clone_without_the_commit_joins_and_gets_it_from_a_peer() {
     let daemon_b = b.start_daemon();
     wait_until("both disks equal", &[&daemon_a, &daemon_b], || files(a.path()) == files(b.path()));
     assert_eq!(files(b.path())["local.md"], "never pushed\n");
-    assert_eq!(status(b.path()), ["?? uncommitted.txt"]);
+    wait_until("only uncommitted.txt uncommitted on b", &[&daemon_b], || status(b.path()) == ["?? uncommitted.txt"]);
 }

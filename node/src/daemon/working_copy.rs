@@ -160,26 +160,23 @@ impl Step {
         let (step, result) = node
             .with_replica(move |replica| {
                 let mut step = self;
-                let result = step.sync(replica, batch);
-                let mut ops = Vec::new();
-                let result = result.map(|report| {
-                    ops = report.ops;
-                    let mut missing = None;
-                    if report.waiting == 0 {
-                        let head = step.head.sync(replica);
-                        ops.extend(head.ops);
-                        missing = head.missing;
-                    }
-                    (report.waiting, missing)
-                });
-                (ops, (step, result))
+                match step.sync(replica, batch) {
+                    Ok((report, missing)) => (report.ops, (step, Ok((report.waiting, missing)))),
+                    Err(error) => (Vec::new(), (step, Err(error))),
+                }
             })
             .await?;
         let (waiting, missing) = result?;
         Ok((step, waiting, missing))
     }
 
-    fn sync(&mut self, replica: &mut Replica, batch: Option<Batch>) -> Result<SyncReport, DiskError> {
+    /// The run's work; HEAD is looked at once no file is being written, so
+    /// that a commit maps to a version holding every save before it.
+    fn sync(
+        &mut self,
+        replica: &mut Replica,
+        batch: Option<Batch>,
+    ) -> Result<(SyncReport, Option<git2::Oid>), DiskError> {
         let outside = match &self.synced {
             Some(synced) if synced != replica.tree().version() => replica.tree().ops_since(synced),
             _ => Vec::new(),
@@ -196,7 +193,13 @@ impl Step {
         report.ops.extend(read.ops);
         report.written += read.written;
         report.waiting = read.waiting.max(self.disk.waiting());
+        let mut missing = None;
+        if report.waiting == 0 {
+            let head = self.head.sync(replica);
+            report.ops.extend(head.ops);
+            missing = head.missing;
+        }
         self.synced = Some(replica.tree().version().clone());
-        Ok(report)
+        Ok((report, missing))
     }
 }
