@@ -214,3 +214,29 @@ fn a_clone_without_the_commit_joins_and_gets_it_from_a_peer() {
     assert_eq!(files(b.path())["local.md"], "never pushed\n");
     wait_until("only uncommitted.txt uncommitted on b", &[&daemon_b], || status(b.path()) == ["?? uncommitted.txt"]);
 }
+
+#[test]
+fn a_clone_joining_after_a_commit_follows_it_and_takes_nobody_back() {
+    let upstream = upstream();
+    let a = WorkingCopy::clone_of(upstream.path());
+    a.share();
+    let daemon_a = a.start_daemon();
+    std::fs::write(a.path().join("later.md"), "committed after sharing\n").unwrap();
+    wait_until("later.md read on a", &[&daemon_a], || {
+        let status = daemon_a.call("status", serde_json::Value::Null);
+        status["node"]["operations"].as_u64().unwrap_or(0) > 0
+    });
+    git(a.path(), &["add", "-A"]);
+    git(a.path(), &["commit", "-q", "-m", "later"]);
+    let commit = head(a.path());
+    // b joins at the base, which the working copy's HEAD has left.
+    let b = WorkingCopy::clone_of(upstream.path());
+    b.join(&a.share());
+    let daemon_b = b.start_daemon();
+    let daemons = [&daemon_a, &daemon_b];
+    wait_until("b at a's commit", &daemons, || head(b.path()) == commit);
+    wait_until("both disks equal", &daemons, || files(a.path()) == files(b.path()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(head(a.path()), commit, "a stays where it was: b's old HEAD leads nobody");
+    assert_eq!(head(b.path()), commit);
+}

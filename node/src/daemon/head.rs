@@ -64,10 +64,18 @@ impl HeadSync {
         };
         let shared = replica.tree().head().cloned();
         if local != self.seen {
+            let first_look = self.seen.is_none();
             self.seen = local;
             let shared_commit = shared.as_ref().map_or(self.base, |head| Oid::from_bytes(&head.commit).ok());
             if let Some(commit) = local.filter(|commit| Some(*commit) != shared_commit) {
-                return HeadReport { ops: self.record(replica, commit), missing: None };
+                // At the first look, only a commit on top of the working
+                // copy's HEAD (made while the daemon was down) is a move;
+                // any other HEAD is this clone left behind (a joiner, a
+                // daemon that was down), which follows rather than leads.
+                let behind = first_look && !git::descends_from(&self.root, commit, shared_commit).unwrap_or(false);
+                if !behind {
+                    return HeadReport { ops: self.record(replica, commit), missing: None };
+                }
             }
         }
         match shared.filter(|head| Some(head.op) != self.followed) {
