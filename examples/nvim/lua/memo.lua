@@ -109,7 +109,7 @@ function M.join(opts)
       state.closed = true
     end,
   }
-  state.rpc = vim.lsp.rpc.start(opts.memo or 'memo', { 'rpc', '--stdio', '--at', opts.root }, dispatchers)
+  state.rpc = vim.lsp.rpc.start(opts.memo or 'memo', { 'rpc', '--stdio', '-C', opts.root }, dispatchers)
   local open = { path = opts.path, create = opts.create or false, encoding = 'utf-8' }
   state.rpc.request('buffer/open', open, function(err, result)
     if err then
