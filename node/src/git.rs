@@ -259,14 +259,16 @@ impl BaseSnapshot for GitBase {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use memo_core::tree::{Content, WorkTree};
     use memo_core::ReplicaId;
     use std::process::Command;
     use std::sync::Arc;
 
-    fn git(dir: &Path, args: &[&str]) {
+    /// Runs `git` in `dir` (as a test user, unsigned), asserting it
+    /// succeeds; its output, trimmed. (For the crate's unit tests.)
+    pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
             .args(args)
@@ -274,6 +276,7 @@ mod tests {
             .output()
             .unwrap();
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!   (ingestion of local changes, safe writes of remote ones, the watcher,
 //!   `.gitignore`);
 //! - [`git`]: the commit a working copy stands on, as the tree's base;
+//! - [`frames`]: how request-response messages sit on a libp2p stream
+//!   (length, limit, message), for both protocols;
 //! - [`objects`]: Git objects over libp2p, the protocol by which a node
 //!   gets the commits it lacks (with their trees and blobs) as a Git pack;
 //! - [`membership`]: which working copy a clone belongs to, its secret,
@@ -28,6 +30,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod disk;
+pub mod frames;
 pub mod git;
 pub mod location;
 pub mod membership;

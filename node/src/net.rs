@@ -318,7 +318,7 @@ impl Behaviour {
             .map_err(|e| NetError::Setup(e.to_string()))?;
         let identify = identify::Behaviour::new(identify::Config::new(PROTOCOL_VERSION.into(), keypair.public()));
         let catchup = request_response::Behaviour::with_codec(
-            catchup::Codec,
+            catchup::Codec::default(),
             [(catchup::PROTOCOL, ProtocolSupport::Full)],
             request_response::Config::default()
                 .with_max_concurrent_streams(CATCHUP_STREAMS)
@@ -333,7 +333,7 @@ impl Behaviour {
             None => None,
         };
         let objects = request_response::Behaviour::with_codec(
-            crate::objects::Codec,
+            crate::objects::Codec::default(),
             [(crate::objects::PROTOCOL, ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(objects::OBJECTS_TIMEOUT),
         );
@@ -1227,7 +1227,7 @@ impl NodeTask {
 
     /// A catch-up stream failed: garbage from the peer if what it sent did
     /// not decode or was over the limit ([`std::io::ErrorKind::InvalidData`]
-    /// from [`catchup::Codec`]), not if the connection merely broke.
+    /// from [`crate::frames`]), not if the connection merely broke.
     fn strike_if_garbage(&mut self, peer: PeerId, error: &std::io::Error) {
         if error.kind() == std::io::ErrorKind::InvalidData {
             self.strike(peer);

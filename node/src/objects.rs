@@ -11,8 +11,8 @@
 //!
 //! The messages, their encoding and their bounds are
 //! [`memo_core::protocol::objects`]'s; this module frames them on a stream
-//! ([`Codec`]) and builds and takes packs with Git. On the wire, as in
-//! [`crate::catchup`]: a big-endian `u32` length, then the message. A frame
+//! ([`Codec`]) and builds and takes packs with Git. On the wire
+//! ([`crate::frames`]): a big-endian `u32` length, then the message. A frame
 //! over [`MAX_REQUEST`] (requests) or [`MAX_RESPONSE`] (responses) is an
 //! error before anything is allocated. The protocol's version is in its
 //! name ([`PROTOCOL`]); a change of these messages takes a new name.
@@ -22,14 +22,13 @@
 //! file moves. Objects of a pack that turns out incomplete stay there,
 //! unreferenced, until `git gc` prunes them.
 
-use crate::catchup::{read_frame, write_frame};
-use futures::{AsyncRead, AsyncWrite};
+use crate::frames::Message;
 use git2::{ObjectType, Oid, Repository};
 use libp2p::StreamProtocol;
 pub use memo_core::protocol::objects::{Request, Response, MAX_COMMITS, MAX_PACK, MAX_REQUEST, MAX_RESPONSE};
 use memo_core::DecodeError;
 use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The protocol's name.
@@ -61,50 +60,32 @@ fn failed(action: &'static str) -> impl FnOnce(git2::Error) -> ObjectsError {
     move |source| ObjectsError::Git { action, source }
 }
 
-/// The codec: length prefix, size cap, then the message.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Codec;
+/// The codec: length prefix, size cap, then the message
+/// ([`crate::frames`]).
+pub type Codec = crate::frames::Codec<Request, Response>;
 
-/// A peer's message that does not decode: its garbage, which
-/// [`io::ErrorKind::InvalidData`] always means.
-fn decoded<M>(decode: Result<M, DecodeError>) -> io::Result<M> {
-    decode.map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+impl Message for Request {
+    const MAX: usize = MAX_REQUEST;
+    fn encode(&self) -> Vec<u8> {
+        Request::encode(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Request, DecodeError> {
+        Request::decode(bytes)
+    }
+    /// A request the peer would refuse (too many ids, or one of a wrong
+    /// length) is not sent.
+    fn check(&self) -> Result<(), DecodeError> {
+        Request::check(self)
+    }
 }
 
-impl libp2p::request_response::Codec for Codec {
-    type Protocol = StreamProtocol;
-    type Request = Request;
-    type Response = Response;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        decoded(Request::decode(&read_frame(io, MAX_REQUEST).await?))
+impl Message for Response {
+    const MAX: usize = MAX_RESPONSE;
+    fn encode(&self) -> Vec<u8> {
+        Response::encode(self)
     }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        decoded(Response::decode(&read_frame(io, MAX_RESPONSE).await?))
-    }
-
-    /// A request the peer would refuse (too many ids, or one of a wrong
-    /// length) is not sent: an [`io::ErrorKind::InvalidInput`] error.
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, request: Request) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        request.check().map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-        write_frame(io, &request.encode(), MAX_REQUEST).await
-    }
-
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, response: Response) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        write_frame(io, &response.encode(), MAX_RESPONSE).await
+    fn decode(bytes: &[u8]) -> Result<Response, DecodeError> {
+        Response::decode(bytes)
     }
 }
 
@@ -274,19 +255,9 @@ fn tips(repo: &Repository) -> Vec<Oid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::tests::git;
     use libp2p::request_response::Codec as _;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
+    use std::io;
 
     fn commit(dir: &Path, message: &str) -> Vec<u8> {
         git(dir, &["add", "-A"]);
@@ -552,11 +523,11 @@ mod tests {
     }
 
     fn read_request(bytes: Vec<u8>) -> io::Result<Request> {
-        futures::executor::block_on(Codec.read_request(&PROTOCOL, &mut futures::io::Cursor::new(bytes)))
+        futures::executor::block_on(Codec::default().read_request(&PROTOCOL, &mut futures::io::Cursor::new(bytes)))
     }
 
     fn read_response(bytes: Vec<u8>) -> io::Result<Response> {
-        futures::executor::block_on(Codec.read_response(&PROTOCOL, &mut futures::io::Cursor::new(bytes)))
+        futures::executor::block_on(Codec::default().read_response(&PROTOCOL, &mut futures::io::Cursor::new(bytes)))
     }
 
     #[test]
@@ -571,7 +542,7 @@ mod tests {
 
         let too_many = Request { want: vec![vec![1; 20]; MAX_COMMITS + 1], have: vec![] };
         let mut sink = futures::io::Cursor::new(Vec::new());
-        let written = futures::executor::block_on(Codec.write_request(&PROTOCOL, &mut sink, too_many));
+        let written = futures::executor::block_on(Codec::default().write_request(&PROTOCOL, &mut sink, too_many));
         assert_eq!(written.unwrap_err().kind(), io::ErrorKind::InvalidInput);
         assert!(sink.into_inner().is_empty(), "nothing sent");
     }
@@ -580,11 +551,11 @@ mod tests {
     fn the_codec_round_trips() {
         let request = Request { want: vec![vec![1; 20]], have: vec![vec![2; 20]] };
         let mut buffer = futures::io::Cursor::new(Vec::new());
-        futures::executor::block_on(Codec.write_request(&PROTOCOL, &mut buffer, request.clone())).unwrap();
+        futures::executor::block_on(Codec::default().write_request(&PROTOCOL, &mut buffer, request.clone())).unwrap();
         assert_eq!(read_request(buffer.into_inner()).unwrap(), request);
         let response = Response::Pack(vec![1, 2, 3]);
         let mut buffer = futures::io::Cursor::new(Vec::new());
-        futures::executor::block_on(Codec.write_response(&PROTOCOL, &mut buffer, response.clone())).unwrap();
+        futures::executor::block_on(Codec::default().write_response(&PROTOCOL, &mut buffer, response.clone())).unwrap();
         assert_eq!(read_response(buffer.into_inner()).unwrap(), response);
     }
 }
