@@ -111,9 +111,13 @@ pub async fn run(paths: &NodePaths, options: DaemonOptions) -> Result<(), Daemon
         return Err(DaemonError::AlreadyRunning(paths.socket.clone()));
     }
     let mut membership = Membership::load(&paths.membership)?.ok_or(DaemonError::NotShared)?;
+    let new_replica = !paths.store.exists();
     let node = start(paths, &options, &mut membership).await?;
     let listener = bind(&paths.socket)?;
-    let disk = DiskConfig::default().with_state_file(&paths.disk_state).with_max_text_bytes(options.max_text_bytes);
+    let disk = DiskConfig::default()
+        .with_state_file(&paths.disk_state)
+        .with_max_text_bytes(options.max_text_bytes)
+        .with_new_replica(new_replica);
     let base = git2::Oid::from_bytes(&membership.base).ok();
     let working_copy = working_copy::keep_in_step(NodeHandle::clone(&node), paths.working_copy.clone(), disk, base);
     tracing::info!(working_copy = %membership.name, socket = %paths.socket.display(), "daemon running");

@@ -102,6 +102,11 @@ pub struct DiskConfig {
     /// Where to remember the tree version the disk last reflected (for
     /// start-up); `None` to remember nothing.
     pub state_file: Option<PathBuf>,
+    /// The replica is new, so the disk holds its base: without a state
+    /// file, start-up takes the disk as reflecting version zero (peers'
+    /// operations that arrived before the first scan are written, not
+    /// reverted) instead of trusting the disk over the tree.
+    pub new_replica: bool,
     /// Whether the file system folds letter case; `None` to probe.
     pub case_insensitive: Option<bool>,
     /// Whether file writes are synced before they are renamed into place.
@@ -116,6 +121,7 @@ impl Default for DiskConfig {
             empty_grace: Duration::from_secs(1),
             mass_delete_guard: 10,
             state_file: None,
+            new_replica: false,
             case_insensitive: None,
             sync_writes: true,
         }
@@ -131,6 +137,12 @@ impl DiskConfig {
 
     pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_file = Some(path.into());
+        self
+    }
+
+    /// See [`DiskConfig::new_replica`].
+    pub fn with_new_replica(mut self, new: bool) -> Self {
+        self.new_replica = new;
         self
     }
 
@@ -294,7 +306,8 @@ impl DiskSync {
             Some(folds) => folds,
             None => probe_case_folding(&root),
         };
-        let synced_before = config.state_file.as_deref().and_then(load_state);
+        let remembered = config.state_file.as_deref().and_then(load_state);
+        let synced_before = remembered.or_else(|| config.new_replica.then(VersionVector::new));
         let sync = DiskSync {
             rules: IgnoreRules::load(&root),
             root,

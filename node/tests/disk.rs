@@ -367,3 +367,32 @@ fn the_watcher_hints_at_what_changed() {
         assert!(seen, "polling: {}", watcher.is_polling());
     }
 }
+
+#[test]
+fn a_new_replica_writes_what_arrived_before_its_first_scan() {
+    use memo_core::tree::{MemoryBase, WorkTree};
+    use memo_node::disk::DiskSync;
+    use memo_node::Replica;
+    use std::sync::Arc;
+    // A clone at the base (its files just written), and a peer's edit of a
+    // base file that reaches its new replica before the disk is scanned.
+    let base = Arc::new(MemoryBase::new().file("notes.md", "# Notes\n"));
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    std::fs::write(dir.path().join("notes.md"), "# Notes\n").unwrap();
+    let mut peer = WorkTree::new(memo_core::ReplicaId::from_u128(9), base.clone());
+    let edit = peer.edit_text("notes.md", 8, 8, "\nAlice's idea.\n").unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let mut replica = Replica::open(store.path().join("store"), base).unwrap();
+    for op in edit {
+        replica.receive(op).unwrap();
+    }
+    let config = DiskConfig::default().with_state_file(store.path().join("disk-state")).with_new_replica(true);
+    let mut disk = DiskSync::open(dir.path(), config).unwrap();
+    let mut local = disk.rescan(&mut replica).unwrap().ops;
+    std::thread::sleep(Duration::from_millis(200));
+    local.extend(disk.ingest(&mut replica, &[dir.path().join("notes.md")]).unwrap().ops);
+    assert!(local.is_empty(), "the disk, still at the base, reverted the peer's edit: {local:?}");
+    let on_disk = std::fs::read_to_string(dir.path().join("notes.md")).unwrap();
+    assert_eq!(on_disk, "# Notes\n\nAlice's idea.\n");
+}
