@@ -108,8 +108,15 @@ fn nodes_find_each_other_by_mdns_and_converge_across_a_partition() {
         daemon.edit(i as u64 + 1, 50);
     }
     converge(&all);
-    let peers = daemons[0].call("peers", serde_json::Value::Null);
-    let peers = peers.as_array().unwrap();
+    // Converged through one peer, the other may still be being dialed.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let peers = loop {
+        let peers = daemons[0].call("peers", serde_json::Value::Null).as_array().cloned().unwrap();
+        if peers.iter().filter(|p| p["connected"] == true).count() >= 2 || std::time::Instant::now() > deadline {
+            break peers;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert!(peers.iter().filter(|p| p["connected"] == true).count() >= 2, "{peers:?}");
     assert!(peers.iter().any(|p| p["found"] == "mdns"), "{peers:?}");
 
